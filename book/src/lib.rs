@@ -1,0 +1,1 @@
+//! crpbot-book (in progress).

@@ -1,0 +1,369 @@
+//! Fixed-point prices and sizes.
+//!
+//! A [`Scale`] describes an instrument's increment (tick size or lot size) as
+//! `step × 10^-decimals`. Decimal text from a venue is parsed straight into a count of
+//! increments; text that is not a whole number of increments is an [`ParseError::OffGrid`]
+//! error, never rounded. Formatting goes back to exact decimal text.
+
+use std::fmt;
+
+/// A price as a whole number of ticks of its instrument.
+///
+/// The tick size lives in the instrument's price [`Scale`]; two `Px` of different instruments
+/// must not be compared.
+#[repr(transparent)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Px(pub i64);
+
+/// A size as a whole number of lots of its instrument.
+#[repr(transparent)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Qty(pub i64);
+
+impl Px {
+    /// Ticks as a raw integer.
+    #[inline]
+    pub const fn ticks(self) -> i64 {
+        self.0
+    }
+}
+
+impl Qty {
+    /// The empty size.
+    pub const ZERO: Qty = Qty(0);
+
+    /// Lots as a raw integer.
+    #[inline]
+    pub const fn lots(self) -> i64 {
+        self.0
+    }
+
+    /// True when the size is zero (a level removal on the wire).
+    #[inline]
+    pub const fn is_zero(self) -> bool {
+        self.0 == 0
+    }
+}
+
+/// Why decimal text could not become a number of increments.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    /// The text was empty (or only a sign or a point).
+    #[error("empty number")]
+    Empty,
+    /// A byte that is not a digit, a leading `-` or a single `.`.
+    #[error("invalid character at byte {pos}")]
+    InvalidChar {
+        /// Byte offset of the offending character.
+        pos: u16,
+    },
+    /// The value does not fit in an `i64` number of increments.
+    #[error("number overflows the fixed-point range")]
+    Overflow,
+    /// The value is not a whole number of increments (e.g. `0.015` with a `0.01` tick).
+    #[error("number is not on the instrument's grid")]
+    OffGrid,
+}
+
+/// Why a [`Scale`] could not be built.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ScaleError {
+    /// The increment was zero or negative.
+    #[error("increment must be positive")]
+    NotPositive,
+    /// More than [`Scale::MAX_DECIMALS`] decimals.
+    #[error("too many decimals (max {})", Scale::MAX_DECIMALS)]
+    TooManyDecimals,
+    /// The increment text itself was not a number.
+    #[error("invalid increment: {0}")]
+    Parse(ParseError),
+}
+
+const POW10: [u64; 19] = [
+    1,
+    10,
+    100,
+    1_000,
+    10_000,
+    100_000,
+    1_000_000,
+    10_000_000,
+    100_000_000,
+    1_000_000_000,
+    10_000_000_000,
+    100_000_000_000,
+    1_000_000_000_000,
+    10_000_000_000_000,
+    100_000_000_000_000,
+    1_000_000_000_000_000,
+    10_000_000_000_000_000,
+    100_000_000_000_000_000,
+    1_000_000_000_000_000_000,
+];
+
+/// An increment `step × 10^-decimals` (a tick size or a lot size).
+///
+/// # Examples
+/// ```
+/// use crpbot_core::Scale;
+/// let tick = Scale::parse("0.01").unwrap();
+/// assert_eq!(tick.parse_units(b"61837.63000000"), Ok(6_183_763));
+/// assert!(tick.parse_units(b"61837.635").is_err()); // off the grid
+/// assert_eq!(tick.format(6_183_763), "61837.63");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Scale {
+    decimals: u8,
+    step: u64,
+}
+
+impl Scale {
+    /// The most decimals a scale may carry.
+    pub const MAX_DECIMALS: u8 = 18;
+
+    /// A scale of `step × 10^-decimals`.
+    pub const fn new(decimals: u8, step: u64) -> Result<Scale, ScaleError> {
+        if step == 0 {
+            return Err(ScaleError::NotPositive);
+        }
+        if decimals > Self::MAX_DECIMALS {
+            return Err(ScaleError::TooManyDecimals);
+        }
+        Ok(Scale { decimals, step })
+    }
+
+    /// Parses an increment such as `"0.01"`, `"0.5"` or `"5"`.
+    pub fn parse(text: &str) -> Result<Scale, ScaleError> {
+        let bytes = text.as_bytes();
+        let decimals = match bytes.iter().position(|&b| b == b'.') {
+            Some(dot) => {
+                // Trailing zeros carry no information about the increment.
+                let frac = &bytes[dot + 1..];
+                let significant = frac.iter().rposition(|&b| b != b'0').map_or(0, |i| i + 1);
+                significant
+            }
+            None => 0,
+        };
+        if decimals > Self::MAX_DECIMALS as usize {
+            return Err(ScaleError::TooManyDecimals);
+        }
+        let unit = Scale { decimals: decimals as u8, step: 1 };
+        let mantissa = unit.parse_units(bytes).map_err(ScaleError::Parse)?;
+        if mantissa <= 0 {
+            return Err(ScaleError::NotPositive);
+        }
+        Scale::new(decimals as u8, mantissa as u64)
+    }
+
+    /// Number of decimals of the increment.
+    pub const fn decimals(self) -> u8 {
+        self.decimals
+    }
+
+    /// The increment in units of `10^-decimals`.
+    pub const fn step(self) -> u64 {
+        self.step
+    }
+
+    /// Parses decimal text (`[-]digits[.digits]`) into a whole number of increments.
+    ///
+    /// Extra fractional digits are accepted only when they are zero; a value between two
+    /// increments is [`ParseError::OffGrid`]. No float is involved.
+    #[inline]
+    pub fn parse_units(self, text: &[u8]) -> Result<i64, ParseError> {
+        let (negative, digits) = match text.first() {
+            Some(b'-') => (true, &text[1..]),
+            _ => (false, text),
+        };
+        let base = usize::from(negative);
+        let decimals = usize::from(self.decimals);
+        let mut mantissa: u64 = 0;
+        let mut seen_digit = false;
+        let mut frac_digits: usize = 0;
+        let mut in_frac = false;
+        for (i, &b) in digits.iter().enumerate() {
+            match b {
+                b'0'..=b'9' => {
+                    seen_digit = true;
+                    let d = u64::from(b - b'0');
+                    if in_frac {
+                        if frac_digits >= decimals {
+                            if d != 0 {
+                                return Err(ParseError::OffGrid);
+                            }
+                            continue;
+                        }
+                        frac_digits += 1;
+                    }
+                    mantissa = mantissa
+                        .checked_mul(10)
+                        .and_then(|m| m.checked_add(d))
+                        .ok_or(ParseError::Overflow)?;
+                }
+                b'.' if !in_frac => in_frac = true,
+                _ => {
+                    return Err(ParseError::InvalidChar {
+                        pos: (base + i).min(u16::MAX as usize) as u16,
+                    });
+                }
+            }
+        }
+        if !seen_digit {
+            return Err(ParseError::Empty);
+        }
+        let pad = POW10[decimals - frac_digits];
+        mantissa = mantissa.checked_mul(pad).ok_or(ParseError::Overflow)?;
+        if mantissa % self.step != 0 {
+            return Err(ParseError::OffGrid);
+        }
+        let units = mantissa / self.step;
+        if units > i64::MAX as u64 {
+            return Err(ParseError::Overflow);
+        }
+        let units = units as i64;
+        Ok(if negative { -units } else { units })
+    }
+
+    /// Writes `units` increments as exact decimal text with exactly `decimals` fraction digits.
+    pub fn write(self, units: i64, out: &mut impl fmt::Write) -> fmt::Result {
+        let mantissa = i128::from(units) * i128::from(self.step);
+        let negative = mantissa < 0;
+        let abs = mantissa.unsigned_abs();
+        let p = u128::from(POW10[usize::from(self.decimals)]);
+        let (int, frac) = (abs / p, abs % p);
+        if negative {
+            out.write_char('-')?;
+        }
+        if self.decimals == 0 {
+            write!(out, "{int}")
+        } else {
+            write!(out, "{int}.{frac:0width$}", width = usize::from(self.decimals))
+        }
+    }
+
+    /// `units` increments as exact decimal text (allocates; not for the hot path).
+    pub fn format(self, units: i64) -> String {
+        let mut s = String::with_capacity(24);
+        // Writing into a String cannot fail.
+        let _ = self.write(units, &mut s);
+        s
+    }
+
+    /// The value of `units` increments as an `f64`, for signal math only (never for keys or PnL).
+    #[inline]
+    pub fn to_f64(self, units: i64) -> f64 {
+        units as f64 * self.step as f64 / POW10[usize::from(self.decimals)] as f64
+    }
+
+    /// The increment itself as an `f64`.
+    #[inline]
+    pub fn increment_f64(self) -> f64 {
+        self.to_f64(1)
+    }
+}
+
+impl fmt::Display for Scale {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write(1, f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn s(text: &str) -> Scale {
+        Scale::parse(text).unwrap()
+    }
+
+    #[test]
+    fn parses_increments() {
+        assert_eq!(s("0.01"), Scale { decimals: 2, step: 1 });
+        assert_eq!(s("0.01000000"), Scale { decimals: 2, step: 1 });
+        assert_eq!(s("0.5"), Scale { decimals: 1, step: 5 });
+        assert_eq!(s("5"), Scale { decimals: 0, step: 5 });
+        assert_eq!(s("0.00000001"), Scale { decimals: 8, step: 1 });
+        assert_eq!(Scale::parse("0"), Err(ScaleError::NotPositive));
+        assert_eq!(Scale::parse("-0.1"), Err(ScaleError::NotPositive));
+        assert!(matches!(Scale::parse("abc"), Err(ScaleError::Parse(_))));
+    }
+
+    #[test]
+    fn parses_prices_on_the_grid() {
+        let tick = s("0.01");
+        assert_eq!(tick.parse_units(b"61837.63000000"), Ok(6_183_763));
+        assert_eq!(tick.parse_units(b"61837.6"), Ok(6_183_760));
+        assert_eq!(tick.parse_units(b"61837"), Ok(6_183_700));
+        assert_eq!(tick.parse_units(b"61837."), Ok(6_183_700));
+        assert_eq!(tick.parse_units(b".5"), Ok(50));
+        assert_eq!(tick.parse_units(b"0.00000000"), Ok(0));
+        assert_eq!(tick.parse_units(b"-1.25"), Ok(-125));
+        let half = s("0.5");
+        assert_eq!(half.parse_units(b"10.5"), Ok(21));
+        assert_eq!(half.parse_units(b"10.0"), Ok(20));
+        assert_eq!(half.parse_units(b"10.2"), Err(ParseError::OffGrid));
+    }
+
+    #[test]
+    fn rejects_bad_text() {
+        let tick = s("0.01");
+        assert_eq!(tick.parse_units(b""), Err(ParseError::Empty));
+        assert_eq!(tick.parse_units(b"."), Err(ParseError::Empty));
+        assert_eq!(tick.parse_units(b"-"), Err(ParseError::Empty));
+        assert_eq!(tick.parse_units(b"1.2.3"), Err(ParseError::InvalidChar { pos: 3 }));
+        assert_eq!(tick.parse_units(b"1e5"), Err(ParseError::InvalidChar { pos: 1 }));
+        assert_eq!(tick.parse_units(b" 1"), Err(ParseError::InvalidChar { pos: 0 }));
+        assert_eq!(tick.parse_units(b"+1"), Err(ParseError::InvalidChar { pos: 0 }));
+        assert_eq!(tick.parse_units(b"--1"), Err(ParseError::InvalidChar { pos: 1 }));
+        assert_eq!(tick.parse_units(b"0.015"), Err(ParseError::OffGrid));
+        assert_eq!(tick.parse_units(b"0.0100001"), Err(ParseError::OffGrid));
+        assert_eq!(tick.parse_units(b"99999999999999999999"), Err(ParseError::Overflow));
+        // Fits u64 mantissa but not i64 units.
+        let unit = s("1");
+        assert_eq!(unit.parse_units(b"9223372036854775808"), Err(ParseError::Overflow));
+        assert_eq!(unit.parse_units(b"9223372036854775807"), Ok(i64::MAX));
+    }
+
+    #[test]
+    fn formats_exactly() {
+        assert_eq!(s("0.01").format(6_183_763), "61837.63");
+        assert_eq!(s("0.00001").format(100), "0.00100");
+        assert_eq!(s("0.5").format(21), "10.5");
+        assert_eq!(s("5").format(3), "15");
+        assert_eq!(s("0.01").format(-5), "-0.05");
+        assert_eq!(s("0.01").format(0), "0.00");
+        assert_eq!(s("0.00000001").to_string(), "0.00000001");
+    }
+
+    proptest! {
+        #[test]
+        fn format_then_parse_round_trips(decimals in 0u8..=12, step in 1u64..1000, units in -1_000_000_000i64..1_000_000_000) {
+            let scale = Scale::new(decimals, step).unwrap();
+            let text = scale.format(units);
+            prop_assert_eq!(scale.parse_units(text.as_bytes()), Ok(units));
+        }
+
+        #[test]
+        fn parse_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..40), decimals in 0u8..=18, step in 1u64..10_000) {
+            let scale = Scale::new(decimals, step).unwrap();
+            let _ = scale.parse_units(&bytes);
+        }
+
+        #[test]
+        fn parse_matches_integer_reference(int in 0u64..10_000_000, frac in 0u64..100_000_000) {
+            // Reference: the value in units of 1e-8, checked against a 0.01 tick by integer math.
+            let text = format!("{int}.{frac:08}");
+            let value_1e8 = u128::from(int) * 100_000_000 + u128::from(frac);
+            let tick = Scale::parse("0.01").unwrap();
+            let got = tick.parse_units(text.as_bytes());
+            if value_1e8 % 1_000_000 == 0 {
+                prop_assert_eq!(got, Ok((value_1e8 / 1_000_000) as i64));
+            } else {
+                prop_assert_eq!(got, Err(ParseError::OffGrid));
+            }
+        }
+    }
+}

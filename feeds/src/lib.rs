@@ -1,0 +1,1 @@
+//! crpbot-feeds (in progress).
