@@ -217,18 +217,21 @@ pub struct Registry {
 
 /// (venue, symbol, tick, lot) for the recorded and simulated symbols.
 const DEFAULTS: &[(Venue, &str, &str, &str)] = &[
-    // Binance spot (exchangeInfo PRICE_FILTER tickSize / LOT_SIZE stepSize).
-    (Venue::BinanceSpot, "BTCUSDT", "0.01", "0.00001"),
-    (Venue::BinanceSpot, "ETHUSDT", "0.01", "0.0001"),
-    (Venue::BinanceSpot, "SOLUSDT", "0.01", "0.001"),
-    (Venue::BinanceSpot, "BNBUSDT", "0.01", "0.001"),
-    (Venue::BinanceSpot, "XRPUSDT", "0.0001", "0.1"),
-    (Venue::BinanceSpot, "ADAUSDT", "0.0001", "0.1"),
-    (Venue::BinanceSpot, "DOGEUSDT", "0.00001", "1"),
-    (Venue::BinanceSpot, "AVAXUSDT", "0.01", "0.01"),
-    (Venue::BinanceSpot, "LINKUSDT", "0.01", "0.01"),
-    (Venue::BinanceSpot, "DOTUSDT", "0.001", "0.01"),
-    // Binance USDⓈ-M perpetuals.
+    // Binance spot: tick = exchangeInfo PRICE_FILTER tickSize; sizes are kept at the wire's
+    // 8-decimal precision, because book levels can hold legacy orders finer than today's
+    // LOT_SIZE step (the 2024-08-08 BTCUSDT recording has 25.426189 BTC at 200000.00 with a
+    // 0.00001 step).
+    (Venue::BinanceSpot, "BTCUSDT", "0.01", "0.00000001"),
+    (Venue::BinanceSpot, "ETHUSDT", "0.01", "0.00000001"),
+    (Venue::BinanceSpot, "SOLUSDT", "0.01", "0.00000001"),
+    (Venue::BinanceSpot, "BNBUSDT", "0.01", "0.00000001"),
+    (Venue::BinanceSpot, "XRPUSDT", "0.0001", "0.00000001"),
+    (Venue::BinanceSpot, "ADAUSDT", "0.0001", "0.00000001"),
+    (Venue::BinanceSpot, "DOGEUSDT", "0.00001", "0.00000001"),
+    (Venue::BinanceSpot, "AVAXUSDT", "0.01", "0.00000001"),
+    (Venue::BinanceSpot, "LINKUSDT", "0.01", "0.00000001"),
+    (Venue::BinanceSpot, "DOTUSDT", "0.001", "0.00000001"),
+    // Binance USDⓈ-M perpetuals (sizes at the contract's quantity precision).
     (Venue::BinanceUsdm, "BTCUSDT", "0.1", "0.001"),
     (Venue::BinanceUsdm, "ETHUSDT", "0.01", "0.001"),
     (Venue::BinanceUsdm, "SOLUSDT", "0.01", "1"),

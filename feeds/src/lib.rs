@@ -1,1 +1,22 @@
-//! crpbot-feeds (in progress).
+//! crpbot-feeds: venue decoders, book synchronisation and recorded-feed readers.
+//!
+//! Data flow for one venue message:
+//! `frame bytes → decoder (simd-json, integer ticks/lots) → DepthSync (sequence rules) →
+//! MarketEvent stream → BookSet (books + published state)`.
+//!
+//! * [`binance`]: Binance spot and USDⓈ-M combined-stream frames and REST snapshots.
+//! * [`sync`]: the official local-book procedures (buffer, bridge, continuity, gaps).
+//! * [`books`]: per-instrument books and the rule that only synced, uncrossed books publish.
+//! * [`recording`]: `<ts_ns> <json>` (gzip) recordings.
+//! * [`replay`]: recordings through all of the above, with a summary.
+//!
+//! Invariant: prices and sizes leave this crate as integers; a book that is not `Synced` and
+//! uncrossed is never published as valid. Boundary: this crate (with the journal writer and
+//! the tools binary) is the only one that touches files and sockets.
+#![forbid(unsafe_code)]
+
+pub mod binance;
+pub mod books;
+pub mod recording;
+pub mod replay;
+pub mod sync;

@@ -1,1 +1,39 @@
-fn main() {}
+//! `crpbot`: the command-line entry point of the crpbot trading core.
+#![forbid(unsafe_code)]
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// crpbot: a low-latency crypto trading core.
+#[derive(Debug, Parser)]
+#[command(name = "crpbot", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Replay recorded market data through the decoders, book sync and books.
+    Replay(cmd::replay::ReplayArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Replay(args) => cmd::replay::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("crpbot: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
