@@ -103,6 +103,11 @@ const POW10: [u64; 19] = [
     1_000_000_000_000_000_000,
 ];
 
+#[cold]
+fn invalid(pos: usize) -> ParseError {
+    ParseError::InvalidChar { pos: pos.min(usize::from(u16::MAX)) as u16 }
+}
+
 /// An increment `step × 10^-decimals` (a tick size or a lot size).
 ///
 /// # Examples
@@ -179,50 +184,69 @@ impl Scale {
         };
         let base = usize::from(negative);
         let decimals = usize::from(self.decimals);
-        let mut mantissa: u64 = 0;
-        let mut seen_digit = false;
-        let mut frac_digits: usize = 0;
-        let mut in_frac = false;
-        for (i, &b) in digits.iter().enumerate() {
-            match b {
-                b'0'..=b'9' => {
-                    seen_digit = true;
-                    let d = u64::from(b - b'0');
-                    if in_frac {
-                        if frac_digits >= decimals {
-                            if d != 0 {
-                                return Err(ParseError::OffGrid);
-                            }
-                            continue;
-                        }
-                        frac_digits += 1;
-                    }
-                    mantissa = mantissa
-                        .checked_mul(10)
-                        .and_then(|m| m.checked_add(d))
-                        .ok_or(ParseError::Overflow)?;
-                }
-                b'.' if !in_frac => in_frac = true,
-                _ => {
-                    return Err(ParseError::InvalidChar {
-                        pos: (base + i).min(u16::MAX as usize) as u16,
-                    });
-                }
-            }
-        }
-        if !seen_digit {
+        let dot = digits.iter().position(|&b| b == b'.');
+        let (int, frac) = match dot {
+            Some(i) => (&digits[..i], &digits[i + 1..]),
+            None => (digits, &digits[..0]),
+        };
+        if int.is_empty() && frac.is_empty() {
             return Err(ParseError::Empty);
         }
-        let pad = POW10[decimals - frac_digits];
-        mantissa = mantissa.checked_mul(pad).ok_or(ParseError::Overflow)?;
-        if mantissa % self.step != 0 {
+        let frac_base = base + int.len() + 1;
+        let (used, rest) = frac.split_at(frac.len().min(decimals));
+        let mantissa = if int.len() + used.len() <= 19 {
+            // At most 19 digits: cannot overflow a u64, so no checks in the loop.
+            let mut m = 0u64;
+            for (i, &b) in int.iter().enumerate() {
+                let d = b.wrapping_sub(b'0');
+                if d > 9 {
+                    return Err(invalid(base + i));
+                }
+                m = m * 10 + u64::from(d);
+            }
+            for (i, &b) in used.iter().enumerate() {
+                let d = b.wrapping_sub(b'0');
+                if d > 9 {
+                    return Err(invalid(frac_base + i));
+                }
+                m = m * 10 + u64::from(d);
+            }
+            m
+        } else {
+            let mut m = 0u64;
+            for (i, &b) in int.iter().chain(used.iter()).enumerate() {
+                let d = b.wrapping_sub(b'0');
+                if d > 9 {
+                    let pos = if i < int.len() { base + i } else { frac_base + i - int.len() };
+                    return Err(invalid(pos));
+                }
+                m = m
+                    .checked_mul(10)
+                    .and_then(|m| m.checked_add(u64::from(d)))
+                    .ok_or(ParseError::Overflow)?;
+            }
+            m
+        };
+        // Digits beyond the scale must be zeros (any other digit is off the grid).
+        for (i, &b) in rest.iter().enumerate() {
+            if b != b'0' {
+                return Err(if b.is_ascii_digit() {
+                    ParseError::OffGrid
+                } else {
+                    invalid(frac_base + used.len() + i)
+                });
+            }
+        }
+        let mantissa =
+            mantissa.checked_mul(POW10[decimals - used.len()]).ok_or(ParseError::Overflow)?;
+        let units = if self.step == 1 {
+            mantissa
+        } else if mantissa % self.step != 0 {
             return Err(ParseError::OffGrid);
-        }
-        let units = mantissa / self.step;
-        if units > i64::MAX as u64 {
-            return Err(ParseError::Overflow);
-        }
-        let units = units as i64;
+        } else {
+            mantissa / self.step
+        };
+        let units = i64::try_from(units).map_err(|_| ParseError::Overflow)?;
         Ok(if negative { -units } else { units })
     }
 
@@ -350,6 +374,34 @@ mod tests {
         fn parse_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..40), decimals in 0u8..=18, step in 1u64..10_000) {
             let scale = Scale::new(decimals, step).unwrap();
             let _ = scale.parse_units(&bytes);
+        }
+
+        #[test]
+        fn parse_matches_naive_reference(int in "[0-9]{0,24}", frac in "[0-9]{0,12}", dot in any::<bool>(), decimals in 0u8..=8, step in 1u64..20) {
+            // Reference: exact rational arithmetic on u128 digit strings.
+            let text = if dot { format!("{int}.{frac}") } else { int.clone() };
+            let scale = Scale::new(decimals, step).unwrap();
+            let got = scale.parse_units(text.as_bytes());
+            let frac = if dot { frac } else { String::new() };
+            let d = usize::from(decimals);
+            let expected = if int.is_empty() && frac.is_empty() {
+                Err(ParseError::Empty)
+            } else if frac.len() > d && frac[d..].bytes().any(|b| b != b'0') {
+                Err(ParseError::OffGrid)
+            } else {
+                let kept: String = frac.chars().take(d).collect();
+                let digits = format!("{int}{kept}{}", "0".repeat(d - kept.len()));
+                match digits.trim_start_matches('0').parse::<u128>().or_else(|_| if digits.trim_start_matches('0').is_empty() { Ok(0) } else { Err(()) }) {
+                    Ok(m) if m % u128::from(step) != 0 => Err(ParseError::OffGrid),
+                    Ok(m) if m / u128::from(step) <= i64::MAX as u128 && m <= u128::from(u64::MAX) => Ok((m / u128::from(step)) as i64),
+                    _ => Err(ParseError::Overflow),
+                }
+            };
+            // Overflow may be reported before the grid check; both are refusals.
+            match (&got, &expected) {
+                (Err(ParseError::Overflow), Err(ParseError::OffGrid)) | (Err(ParseError::OffGrid), Err(ParseError::Overflow)) => {}
+                _ => prop_assert_eq!(got, expected, "{}", text),
+            }
         }
 
         #[test]

@@ -10,7 +10,7 @@ use std::time::Instant;
 use crpbot_core::{InstrumentId, MarketEvent, Registry, StateReason, Venue};
 use serde::Serialize;
 
-use crate::binance::{BinanceDecoder, BinanceMsg, DecoderConfig, DepthHeader};
+use crate::binance::{BinanceDecoder, BinanceMsg, DecodeError, DecoderConfig, DepthHeader};
 use crate::books::{BookEffect, BookSet, TrackedBook};
 use crate::recording::{LineError, Recording};
 use crate::sync::{Continuity, DepthSync, SnapshotOutcome, SyncSink};
@@ -186,17 +186,37 @@ impl BinanceReplay {
                     continue;
                 }
             };
-            self.stats.messages += 1;
             let line_no = line.line_no;
-            match self.decoder.decode(line.payload, line.ts_local_ns, context) {
-                Ok(msg) => {
-                    if let Some(id) = self.on_msg(msg, sink) {
-                        context = Some(id);
-                    }
-                }
+            match self.feed(line.payload, line.ts_local_ns, context, sink) {
+                Ok(Some(id)) => context = Some(id),
+                Ok(None) => {}
                 Err(e) => self.stats.issue(path, line_no, e.to_string()),
             }
         }
+    }
+
+    /// Decodes and applies one message (a frame, parsed in place). `context` is the instrument
+    /// of a REST snapshot, which carries no symbol. Returns the message's instrument.
+    ///
+    /// Once warmed up this allocates nothing: the decoder, the synchronisers and the books
+    /// reuse storage sized at construction.
+    pub fn feed(
+        &mut self,
+        frame: &mut [u8],
+        ts_local_ns: i64,
+        context: Option<InstrumentId>,
+        sink: &mut impl ReplaySink,
+    ) -> Result<Option<InstrumentId>, DecodeError> {
+        self.stats.messages += 1;
+        let msg = self.decoder.decode(frame, ts_local_ns, context)?;
+        Ok(self.on_msg(msg, sink))
+    }
+
+    /// The summary so far (with `elapsed_s` 0).
+    pub fn stats(&mut self) -> ReplayStats {
+        let mut s = self.finish(Instant::now());
+        s.elapsed_s = 0.0;
+        s
     }
 
     /// Handles one decoded message; returns its instrument.

@@ -23,3 +23,14 @@ pub fn binance_spot_files(dir: &std::path::Path) -> Vec<PathBuf> {
         .map(|f| dir.join("binance-spot-l2").join(f))
         .collect()
 }
+
+/// Every line of a recording as (ts_local_ns, payload bytes), loaded once, untimed.
+pub fn load_lines(path: &std::path::Path) -> Vec<(i64, Vec<u8>)> {
+    let mut rec = crpbot_feeds::recording::Recording::open(path).expect("open recording");
+    let mut out = Vec::new();
+    while let Some(line) = rec.next() {
+        let line = line.expect("clean recording");
+        out.push((line.ts_local_ns, line.payload.to_vec()));
+    }
+    out
+}
