@@ -510,3 +510,6 @@ impl fmt::Debug for Levels<'_> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod proptests;

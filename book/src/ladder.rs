@@ -143,7 +143,9 @@ impl Ladder {
             }
             if key > self.best {
                 self.best = key;
-                if key - self.lo >= self.high_guard {
+                // Below the band only when the side was empty.
+                let off = key - self.lo;
+                if off >= self.high_guard || off < self.low_guard {
                     self.recentre(key);
                 }
             }
