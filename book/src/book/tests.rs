@@ -343,3 +343,38 @@ fn debug_is_short() {
     let text = format!("{:?}", small().levels(B));
     assert!(text.starts_with("Levels"));
 }
+
+#[test]
+fn long_random_walk_matches_reference() {
+    let mut book = Book::default();
+    let mut r = RefBook::new();
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mid = 1_000_000i64;
+    for i in 0..450_000 {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        let r64 = state.wrapping_mul(0x2545_f491_4f6c_dd1d);
+        let side = if r64 & 1 == 0 { B } else { S };
+        let dist = match (r64 >> 1) % 10 {
+            0 => ((r64 >> 8) % 2_000) as i64 * 97,
+            1..=3 => ((r64 >> 8) % 2_000) as i64,
+            _ => ((r64 >> 8) % 50) as i64,
+        };
+        // The touch wanders (crossing sometimes); far prices stay on a fixed grid of 2,000.
+        let drift = if (r64 >> 1) % 10 == 0 { 0 } else { ((r64 >> 40) % 64) as i64 - 32 };
+        let px = match side {
+            B => mid + drift - 1 - dist,
+            S => mid + drift + 1 + dist,
+        };
+        let qty = if (r64 >> 32) % 3 == 0 { 0 } else { ((r64 >> 20) % 1_000) as i64 + 1 };
+        book.set(side, Px(px), Qty(qty)).unwrap();
+        r.set(side, Px(px), Qty(qty)).unwrap();
+        if i % 5_000 == 0 {
+            book.check();
+            assert!(book.levels(B).eq(r.levels(B)), "step {i}");
+            assert!(book.levels(S).eq(r.levels(S)), "step {i}");
+            assert!(book.stats().far_levels < 4_000, "step {i} {:?}", book.stats());
+        }
+    }
+}
