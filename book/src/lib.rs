@@ -1,89 +1,87 @@
-//! Temporary BTreeMap shim with the crpbot-book API; replaced by the real book on merge.
+//! crpbot-book: the exact L2 order book of one instrument.
+//!
+//! [`Book`] keeps every level it is told about — nothing is ever silently dropped — and answers
+//! the reads a strategy needs (touch, top N, mid, microprice, spread, depth imbalance, cumulative
+//! size, market-order fill estimate, crossed/locked state) without allocating.
+//! [`reference::RefBook`] is the naive `BTreeMap` model it is tested and benchmarked against.
+//!
+//! Invariant: a [`Book`] never allocates after construction, except when a far store outgrows
+//! its configured capacity, which is counted ([`BookStats::far_grows`]).
+//! Boundary: no I/O, no threads, no clocks; prices and sizes arrive as integer ticks and lots.
+//!
+//! # Design
+//!
+//! Each side is held in *key space*: `key = px` for bids and `key = −px` for asks, so that on
+//! both sides a larger key is a better price and one implementation serves both.
+//!
+//! **Window.** A side owns `window_ticks` slots (a power of two, default 2^16 = 655.36 USDT
+//! at a 0.01 tick) of sizes, ring-indexed by `key & (window_ticks − 1)`, covering the keys
+//! `lo .. lo + window_ticks`. Setting a level inside the window is a store plus a bitmap bit.
+//! Because the window is a ring, moving it never copies slots: only the levels that cross its
+//! edge move.
+//!
+//! **Bitmap.** One occupancy bit per slot in `u64` words, plus a summary word level (one bit
+//! per non-empty word). The next level below a removed best is found with `leading_zeros` on
+//! at most two partial words and the summary (16 words for 2^16 slots), whatever the gap.
+//!
+//! **Best.** The best key of each side is cached, so [`Book::best_bid`] / [`Book::best_ask`]
+//! are O(1). A removal of the best searches the bitmap downwards; a new better level just
+//! replaces it.
+//!
+//! **Far store.** Levels below the window (`key < lo`: bids under it, asks over it) live in a
+//! per-side sorted store: keys and sizes in two `Vec`s, ascending, found by binary search and
+//! preallocated to `far_capacity` levels. A 1000-level snapshot that spans thousands of dollars
+//! is therefore kept exactly. Nothing is ever stored *above* the window: a level better than
+//! the window's top re-centres the window first. So the far store's tail is always the level
+//! nearest the window, and the walk best → worst is "window by bitmap, then far store from its
+//! tail".
+//!
+//! **Re-centring policy.** After any change of the best, if `best − lo` leaves the guard band
+//! `[window/8, window − window/16)`, the window is moved so that `best − lo = 3·window/4`
+//! (three quarters of the window for depth behind the touch, one quarter of headroom ahead of
+//! it). The hysteresis means the touch must move `3·window/16` ticks ahead or `5·window/8`
+//! ticks back before the next re-centre (≈ 123 and 410 USDT for BTCUSDT with the default
+//! window). Moving ahead pushes the levels leaving the bottom of the window onto the far
+//! store's tail (in ascending order, so it stays sorted without shifting); moving back pops
+//! the far levels that enter the window from the tail. When a side's window empties, its best
+//! comes from the far store, which is below the band, so the window re-centres onto it. The
+//! cost of a re-centre is proportional to the levels that move, and it is counted in
+//! [`BookStats::recentres`] and [`BookStats::migrated_levels`].
+//!
+//! **Growth accounting.** Both far-store vectors are allocated with `far_capacity` levels at
+//! construction. An insert or migration that would exceed the capacity is allowed — the level
+//! is kept, the `Vec` grows (one allocation) — and counted in [`BookStats::far_grows`], so a
+//! monitor can raise `far_capacity`. [`Book::clear`] keeps all capacity.
+//!
+//! **Validation.** A negative size, a non-positive price or a price above [`MAX_PX`] is
+//! refused with a `Copy` [`ApplyError`], the book left unchanged and the refusal counted.
+//! Removing a level that is not there is a normal no-op. Crossed and locked books are stored
+//! as told and reported by [`Book::cross_state`]; the feed layer decides to resynchronise.
+//!
+//! # Examples
+//! ```
+//! use crpbot_book::{Book, BookConfig, Level};
+//! use crpbot_core::{Px, Qty, Side};
+//!
+//! let mut book = Book::new(BookConfig::default());
+//! book.set(Side::Buy, Px(6_183_763), Qty(378_826))?;
+//! book.set(Side::Sell, Px(6_183_764), Qty(154_698))?;
+//! book.set(Side::Buy, Px(5_685_458), Qty(1_000))?; // ~4,983 USDT away: far store
+//! let mut top = [Level::default(); 5];
+//! assert_eq!(book.top(Side::Buy, &mut top), 2);
+//! assert_eq!(book.spread_ticks(), Some(1));
+//! assert_eq!(book.stats().far_levels, 1);
+//! # Ok::<(), crpbot_book::ApplyError>(())
+//! ```
 #![forbid(unsafe_code)]
-use crpbot_core::{LevelUpdate, Px, Qty, Side};
-use std::collections::BTreeMap;
-#[derive(Clone, Copy, Debug, Default)]
-pub struct BookConfig {
-    pub window_ticks: u32,
-    pub far_capacity: u32,
-}
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Level {
-    pub px: Px,
-    pub qty: Qty,
-}
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ApplyError {
-    NegativeQty,
-    InvalidPrice,
-}
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CrossState {
-    Empty,
-    OneSided,
-    Normal,
-    Locked,
-    Crossed,
-}
-#[derive(Debug, Default)]
-pub struct Book {
-    bids: BTreeMap<Px, Qty>,
-    asks: BTreeMap<Px, Qty>,
-}
-impl Book {
-    pub fn new(_c: BookConfig) -> Book {
-        Book::default()
-    }
-    pub fn clear(&mut self) {
-        self.bids.clear();
-        self.asks.clear();
-    }
-    pub fn set(&mut self, side: Side, px: Px, qty: Qty) -> Result<(), ApplyError> {
-        if qty.0 < 0 {
-            return Err(ApplyError::NegativeQty);
-        }
-        if px.0 <= 0 {
-            return Err(ApplyError::InvalidPrice);
-        }
-        let m = match side {
-            Side::Buy => &mut self.bids,
-            Side::Sell => &mut self.asks,
-        };
-        if qty.0 == 0 {
-            m.remove(&px);
-        } else {
-            m.insert(px, qty);
-        }
-        Ok(())
-    }
-    pub fn apply(&mut self, u: &LevelUpdate) -> Result<(), ApplyError> {
-        self.set(u.side, u.px, u.qty)
-    }
-    pub fn best_bid(&self) -> Option<Level> {
-        self.bids.iter().next_back().map(|(p, q)| Level { px: *p, qty: *q })
-    }
-    pub fn best_ask(&self) -> Option<Level> {
-        self.asks.iter().next().map(|(p, q)| Level { px: *p, qty: *q })
-    }
-    pub fn level_count(&self, side: Side) -> usize {
-        match side {
-            Side::Buy => self.bids.len(),
-            Side::Sell => self.asks.len(),
-        }
-    }
-    pub fn cross_state(&self) -> CrossState {
-        match (self.best_bid(), self.best_ask()) {
-            (None, None) => CrossState::Empty,
-            (Some(b), Some(a)) => {
-                if b.px < a.px {
-                    CrossState::Normal
-                } else if b.px == a.px {
-                    CrossState::Locked
-                } else {
-                    CrossState::Crossed
-                }
-            }
-            _ => CrossState::OneSided,
-        }
-    }
-}
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+mod bits;
+mod book;
+mod ladder;
+mod math;
+pub mod reference;
+mod types;
+
+pub use book::{Book, Levels};
+pub use types::{ApplyError, BookConfig, BookStats, CrossState, FillEstimate, Level, MAX_PX};
