@@ -19,16 +19,17 @@ use crpbot_feeds::recording::Recording;
 use crpbot_feeds::replay::{BinanceReplay, Published, ReplaySink};
 
 fn data_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("CRPBOT_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data")));
+    let dir = std::env::var_os("CRPBOT_DATA_DIR").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data"))
+    });
     dir.join("binance-spot-l2").is_dir().then_some(dir)
 }
 
 fn load(dir: &std::path::Path, symbol: &str) -> Vec<(i64, Vec<u8>)> {
     let mut out = Vec::new();
     for day in ["20240808", "20240809"] {
-        let mut rec = Recording::open(&dir.join(format!("binance-spot-l2/{symbol}_{day}.gz"))).expect("open");
+        let mut rec =
+            Recording::open(&dir.join(format!("binance-spot-l2/{symbol}_{day}.gz"))).expect("open");
         while let Some(Ok(l)) = rec.next() {
             out.push((l.ts_local_ns, l.payload.to_vec()));
         }
@@ -83,7 +84,10 @@ fn benches(c: &mut Criterion) {
             })
             .sum()
     };
-    eprintln!("{n} BTCUSDT depth messages, {levels} level updates ({:.1} per message)", levels as f64 / n as f64);
+    eprintln!(
+        "{n} BTCUSDT depth messages, {levels} level updates ({:.1} per message)",
+        levels as f64 / n as f64
+    );
 
     let mut g = c.benchmark_group("binance_depth_decode");
     g.throughput(Throughput::Elements(n));
@@ -112,7 +116,9 @@ fn benches(c: &mut Criterion) {
                 let Ok(w) = serde_json::from_slice::<Wrapper<'_>>(line) else { continue };
                 out.clear();
                 for [p, q] in w.data.b.iter().chain(w.data.a.iter()) {
-                    if let (Ok(p), Ok(q)) = (px.parse_units(p.as_bytes()), qty.parse_units(q.as_bytes())) {
+                    if let (Ok(p), Ok(q)) =
+                        (px.parse_units(p.as_bytes()), qty.parse_units(q.as_bytes()))
+                    {
                         out.push((Px(p), Qty(q)));
                     }
                 }

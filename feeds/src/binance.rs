@@ -9,7 +9,7 @@ use crpbot_core::{
     Bbo, InstrumentId, LevelUpdate, ParseError, Px, Qty, Registry, Scale, Side, Trade, Venue,
     level_flags,
 };
-use simd_json::prelude::*;
+use simd_json::prelude::{ValueAsScalar, ValueIntoString};
 use simd_json::tape::{Tape, Value};
 
 /// Why a frame could not be decoded. `Copy` and heap-free: it is counted on the hot path.

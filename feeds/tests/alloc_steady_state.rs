@@ -56,7 +56,9 @@ fn replay_update_path_allocates_nothing_after_warm_up() {
     for symbol in ["btcusdt", "ethusdt"] {
         let mut lines = Vec::new();
         for day in ["20240808", "20240809"] {
-            lines.extend(common::load_lines(&dir.join(format!("binance-spot-l2/{symbol}_{day}.gz"))));
+            lines.extend(common::load_lines(
+                &dir.join(format!("binance-spot-l2/{symbol}_{day}.gz")),
+            ));
         }
         let ctx: Option<InstrumentId> = reg.lookup(Venue::BinanceSpot, symbol.as_bytes());
         let mut replay = BinanceReplay::new(&reg, Venue::BinanceSpot);
