@@ -6,6 +6,8 @@
 //!   with defaults for the recorded symbols.
 //! * [`MarketEvent`] and its parts: the normalized, `Copy`, `#[repr(C)]`, fixed-size events that
 //!   cross thread boundaries through SPSC rings.
+//! * [`OrderIntent`], [`Fill`] and [`Money`]: what strategies ask for and what venues do, with
+//!   money as exact integers of 10⁻⁸ quote units.
 //! * [`Clock`]: time is injected, with a live and a replay implementation.
 //!
 //! Invariant: this crate depends on no other workspace crate and performs no I/O.
@@ -15,6 +17,7 @@ mod clock;
 mod event;
 mod fixed;
 mod instrument;
+mod order;
 
 pub use clock::{Clock, LiveClock, ReplayClock};
 pub use event::{
@@ -24,4 +27,7 @@ pub use event::{
 pub use fixed::{ParseError, Px, Qty, Scale, ScaleError};
 pub use instrument::{
     ConfigError, Instrument, InstrumentId, Registry, Symbol, SymbolError, Venue, VenueParseError,
+};
+pub use order::{
+    ClientOrderId, Fill, IntentAction, Liquidity, Money, OrderIntent, OrderType, StrategyId,
 };
