@@ -103,6 +103,30 @@ const POW10: [u64; 19] = [
     1_000_000_000_000_000_000,
 ];
 
+/// The value of eight ASCII digits (first byte most significant), validated by the caller.
+#[inline(always)]
+fn swar8(chunk: u64) -> u64 {
+    let v = chunk - 0x3030_3030_3030_3030;
+    let v = (v * 10) + (v >> 8);
+    ((v & 0x0000_00FF_0000_00FF).wrapping_mul(100 + (1_000_000 << 32))
+        + ((v >> 16) & 0x0000_00FF_0000_00FF).wrapping_mul(1 + (10_000 << 32)))
+        >> 32
+}
+
+/// State of one decimal scan.
+#[derive(Clone, Copy)]
+struct Scan {
+    mantissa: u64,
+    /// Digits accumulated into the mantissa.
+    digits: usize,
+    /// Fraction digits accumulated (at most `decimals`).
+    used: usize,
+    /// Any digit at all.
+    seen: bool,
+    /// A non-zero digit beyond `decimals`.
+    off_grid: bool,
+}
+
 #[cold]
 fn invalid(pos: usize) -> ParseError {
     ParseError::InvalidChar { pos: pos.min(usize::from(u16::MAX)) as u16 }
@@ -146,8 +170,7 @@ impl Scale {
             Some(dot) => {
                 // Trailing zeros carry no information about the increment.
                 let frac = &bytes[dot + 1..];
-                let significant = frac.iter().rposition(|&b| b != b'0').map_or(0, |i| i + 1);
-                significant
+                frac.iter().rposition(|&b| b != b'0').map_or(0, |i| i + 1)
             }
             None => 0,
         };
@@ -175,7 +198,8 @@ impl Scale {
     /// Parses decimal text (`[-]digits[.digits]`) into a whole number of increments.
     ///
     /// Extra fractional digits are accepted only when they are zero; a value between two
-    /// increments is [`ParseError::OffGrid`]. No float is involved.
+    /// increments is [`ParseError::OffGrid`]. No float is involved. Syntax errors are reported
+    /// before grid errors.
     #[inline]
     pub fn parse_units(self, text: &[u8]) -> Result<i64, ParseError> {
         let (negative, digits) = match text.first() {
@@ -183,62 +207,149 @@ impl Scale {
             _ => (false, text),
         };
         let base = usize::from(negative);
-        let decimals = usize::from(self.decimals);
-        let dot = digits.iter().position(|&b| b == b'.');
-        let (int, frac) = match dot {
-            Some(i) => (&digits[..i], &digits[i + 1..]),
-            None => (digits, &digits[..0]),
+        if let Some(Ok((units, n))) = self.parse_prefix_8(digits)
+            && n == digits.len()
+        {
+            return Ok(if negative { -units } else { units });
+        }
+        let (scan, consumed) = self.scan(digits);
+        if consumed != digits.len() {
+            return Err(invalid(base + consumed));
+        }
+        let units = self.finish(scan, digits)?;
+        Ok(if negative { -units } else { units })
+    }
+
+    /// Parses an unsigned decimal number at the start of `text` (digits, an optional `.` and
+    /// digits) and stops at the first other byte. Returns the increments and the bytes used.
+    ///
+    /// This is the single-pass form the feed decoders use on a frame, with the closing quote
+    /// as the terminator.
+    ///
+    /// # Examples
+    /// ```
+    /// use crpbot_core::Scale;
+    /// let tick = Scale::parse("0.01").unwrap();
+    /// assert_eq!(tick.parse_prefix(b"61837.63000000\",\"1\""), Ok((6_183_763, 14)));
+    /// ```
+    #[inline]
+    pub fn parse_prefix(self, text: &[u8]) -> Result<(i64, usize), ParseError> {
+        if let Some(done) = self.parse_prefix_8(text) {
+            return done;
+        }
+        let (scan, consumed) = self.scan(text);
+        Ok((self.finish(scan, &text[..consumed])?, consumed))
+    }
+
+    /// Fast path for the common wire shape `digits.dddddddd` (exactly eight fraction digits,
+    /// as Binance and others send): the fraction is validated and converted eight bytes at a
+    /// time (SWAR). `None` when the text has another shape.
+    #[inline(always)]
+    fn parse_prefix_8(self, text: &[u8]) -> Option<Result<(i64, usize), ParseError>> {
+        const ZEROS: u64 = 0x3030_3030_3030_3030;
+        let mut int: u64 = 0;
+        let mut i = 0;
+        while let Some(&b) = text.get(i) {
+            let d = b.wrapping_sub(b'0');
+            if d > 9 {
+                break;
+            }
+            int = int * 10 + u64::from(d);
+            i += 1;
+            if i > 12 {
+                return None;
+            }
+        }
+        if i == 0 || text.get(i) != Some(&b'.') {
+            return None;
+        }
+        let chunk = u64::from_le_bytes(text.get(i + 1..i + 9)?.try_into().ok()?);
+        if text.get(i + 9).is_some_and(u8::is_ascii_digit) {
+            return None;
+        }
+        // All eight bytes are ASCII digits.
+        let high = chunk & 0xF0F0_F0F0_F0F0_F0F0;
+        let carry = chunk.wrapping_add(0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0;
+        if high != ZEROS || carry != ZEROS {
+            return None;
+        }
+        let consumed = i + 9;
+        let d = u32::from(self.decimals);
+        let frac_kept = if d >= 8 {
+            swar8(chunk) * POW10[(d - 8) as usize]
+        } else {
+            // Digits beyond the scale (the high bytes, little-endian) must all be '0'.
+            if chunk >> (8 * d) != ZEROS >> (8 * d) {
+                return Some(Err(ParseError::OffGrid));
+            }
+            if d == 0 { 0 } else { swar8((chunk << (8 * (8 - d))) | (ZEROS >> (8 * d))) }
         };
-        if int.is_empty() && frac.is_empty() {
+        let mantissa =
+            match int.checked_mul(POW10[d as usize]).and_then(|m| m.checked_add(frac_kept)) {
+                Some(m) => m,
+                None => return Some(Err(ParseError::Overflow)),
+            };
+        let units = if self.step == 1 {
+            mantissa
+        } else if mantissa % self.step != 0 {
+            return Some(Err(ParseError::OffGrid));
+        } else {
+            mantissa / self.step
+        };
+        Some(i64::try_from(units).map(|u| (u, consumed)).map_err(|_| ParseError::Overflow))
+    }
+
+    /// One pass over `[digits][.digits]`: the mantissa at `decimals` digits (wrapping — only
+    /// trusted when `digits <= 19`), and how many bytes were consumed.
+    #[inline(always)]
+    fn scan(self, text: &[u8]) -> (Scan, usize) {
+        let decimals = usize::from(self.decimals);
+        let mut s = Scan { mantissa: 0, digits: 0, used: 0, seen: false, off_grid: false };
+        let mut i = 0;
+        while let Some(&b) = text.get(i) {
+            let d = b.wrapping_sub(b'0');
+            if d > 9 {
+                break;
+            }
+            s.mantissa = s.mantissa.wrapping_mul(10).wrapping_add(u64::from(d));
+            s.digits += 1;
+            i += 1;
+        }
+        s.seen = i > 0;
+        if text.get(i) == Some(&b'.') {
+            i += 1;
+            while let Some(&b) = text.get(i) {
+                let d = b.wrapping_sub(b'0');
+                if d > 9 {
+                    break;
+                }
+                s.seen = true;
+                if s.used < decimals {
+                    s.mantissa = s.mantissa.wrapping_mul(10).wrapping_add(u64::from(d));
+                    s.used += 1;
+                    s.digits += 1;
+                } else if d != 0 {
+                    s.off_grid = true;
+                }
+                i += 1;
+            }
+        }
+        (s, i)
+    }
+
+    #[inline(always)]
+    fn finish(self, s: Scan, text: &[u8]) -> Result<i64, ParseError> {
+        if !s.seen {
             return Err(ParseError::Empty);
         }
-        let frac_base = base + int.len() + 1;
-        let (used, rest) = frac.split_at(frac.len().min(decimals));
-        let mantissa = if int.len() + used.len() <= 19 {
-            // At most 19 digits: cannot overflow a u64, so no checks in the loop.
-            let mut m = 0u64;
-            for (i, &b) in int.iter().enumerate() {
-                let d = b.wrapping_sub(b'0');
-                if d > 9 {
-                    return Err(invalid(base + i));
-                }
-                m = m * 10 + u64::from(d);
-            }
-            for (i, &b) in used.iter().enumerate() {
-                let d = b.wrapping_sub(b'0');
-                if d > 9 {
-                    return Err(invalid(frac_base + i));
-                }
-                m = m * 10 + u64::from(d);
-            }
-            m
-        } else {
-            let mut m = 0u64;
-            for (i, &b) in int.iter().chain(used.iter()).enumerate() {
-                let d = b.wrapping_sub(b'0');
-                if d > 9 {
-                    let pos = if i < int.len() { base + i } else { frac_base + i - int.len() };
-                    return Err(invalid(pos));
-                }
-                m = m
-                    .checked_mul(10)
-                    .and_then(|m| m.checked_add(u64::from(d)))
-                    .ok_or(ParseError::Overflow)?;
-            }
-            m
-        };
-        // Digits beyond the scale must be zeros (any other digit is off the grid).
-        for (i, &b) in rest.iter().enumerate() {
-            if b != b'0' {
-                return Err(if b.is_ascii_digit() {
-                    ParseError::OffGrid
-                } else {
-                    invalid(frac_base + used.len() + i)
-                });
-            }
+        if s.off_grid {
+            return Err(ParseError::OffGrid);
         }
         let mantissa =
-            mantissa.checked_mul(POW10[decimals - used.len()]).ok_or(ParseError::Overflow)?;
+            if s.digits <= 19 { s.mantissa } else { Self::checked_mantissa(text, s.used)? };
+        let mantissa = mantissa
+            .checked_mul(POW10[usize::from(self.decimals) - s.used])
+            .ok_or(ParseError::Overflow)?;
         let units = if self.step == 1 {
             mantissa
         } else if mantissa % self.step != 0 {
@@ -246,8 +357,29 @@ impl Scale {
         } else {
             mantissa / self.step
         };
-        let units = i64::try_from(units).map_err(|_| ParseError::Overflow)?;
-        Ok(if negative { -units } else { units })
+        i64::try_from(units).map_err(|_| ParseError::Overflow)
+    }
+
+    /// The mantissa of more than 19 kept digits, with overflow checks (rare, cold path).
+    #[cold]
+    fn checked_mantissa(text: &[u8], used: usize) -> Result<u64, ParseError> {
+        let mut m = 0u64;
+        let mut frac_left = None;
+        for &b in text {
+            if b == b'.' {
+                frac_left = Some(used);
+                continue;
+            }
+            if let Some(left) = frac_left.as_mut() {
+                if *left == 0 {
+                    break;
+                }
+                *left -= 1;
+            }
+            let d = u64::from(b.wrapping_sub(b'0'));
+            m = m.checked_mul(10).and_then(|m| m.checked_add(d)).ok_or(ParseError::Overflow)?;
+        }
+        Ok(m)
     }
 
     /// Writes `units` increments as exact decimal text with exactly `decimals` fraction digits.
@@ -402,6 +534,16 @@ mod tests {
                 (Err(ParseError::Overflow), Err(ParseError::OffGrid)) | (Err(ParseError::OffGrid), Err(ParseError::Overflow)) => {}
                 _ => prop_assert_eq!(got, expected, "{}", text),
             }
+        }
+
+        #[test]
+        fn eight_digit_fast_path_matches_generic_scan(int in 0u64..10_000_000_000, frac in 0u64..100_000_000, decimals in 0u8..=12, step in 1u64..5, tail in "[,\"x]?") {
+            let text = format!("{int}.{frac:08}{tail}");
+            let scale = Scale::new(decimals, step).unwrap();
+            let fast = scale.parse_prefix(text.as_bytes());
+            let (scan, n) = scale.scan(text.as_bytes());
+            let generic = scale.finish(scan, &text.as_bytes()[..n]).map(|u| (u, n));
+            prop_assert_eq!(fast, generic, "{}", text);
         }
 
         #[test]

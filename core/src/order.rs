@@ -35,7 +35,7 @@ impl Money {
     /// only); `None` for NaN, infinities and out-of-range values.
     pub fn from_f64(v: f64) -> Option<Money> {
         let scaled = (v * Self::SCALE as f64).round();
-        (scaled.is_finite() && scaled.abs() < 9.0e18).then(|| Money(scaled as i64))
+        (scaled.is_finite() && scaled.abs() < 9.0e18).then_some(Money(scaled as i64))
     }
 
     /// The notional value `px × qty` of an instrument, rounded half away from zero to 10⁻⁸

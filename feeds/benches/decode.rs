@@ -1,7 +1,10 @@
 //! Binance `depthUpdate` decoding and decode + book apply, on the real recording.
 //!
 //! Compares, in one run and on the same messages:
-//! * `simd_json_to_events`: crpbot's decoder (simd-json tape → integer-tick `LevelUpdate`s);
+//! * `crpbot_decoder`: crpbot's decoder as configured by default — the strict single-pass
+//!   `depthUpdate` scanner, falling back to simd-json for anything else;
+//! * `simd_json_only`: the same decoder with the scanner off (simd-json tape → integer-tick
+//!   `LevelUpdate`s);
 //! * `serde_json_to_events`: serde_json into borrowed structs, then the same integer parsing —
 //!   the same output, the other JSON parser;
 //! * `decode_sync_apply`: decoder + DepthSync + BookSet, i.e. a whole message into the book.
@@ -89,23 +92,31 @@ fn benches(c: &mut Criterion) {
         levels as f64 / n as f64
     );
 
+    per_message_percentiles(&reg, &depth);
+
     let mut g = c.benchmark_group("binance_depth_decode");
     g.throughput(Throughput::Elements(n));
     let mut scratch = Vec::with_capacity(1 << 16);
-    let mut dec = BinanceDecoder::new(&reg, Venue::BinanceSpot, DecoderConfig::default());
-    g.bench_function("simd_json_to_events", |b| {
-        b.iter(|| {
-            let mut sum = 0i64;
-            for (ts, line) in &depth {
-                scratch.clear();
-                scratch.extend_from_slice(line);
-                if dec.decode(&mut scratch, *ts, None).is_ok() {
-                    sum = sum.wrapping_add(dec.levels().len() as i64);
+    for (name, fast_depth) in [("crpbot_decoder", true), ("simd_json_only", false)] {
+        let mut dec = BinanceDecoder::new(
+            &reg,
+            Venue::BinanceSpot,
+            DecoderConfig { fast_depth, ..Default::default() },
+        );
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let mut sum = 0i64;
+                for (ts, line) in &depth {
+                    scratch.clear();
+                    scratch.extend_from_slice(line);
+                    if dec.decode(&mut scratch, *ts, None).is_ok() {
+                        sum = sum.wrapping_add(dec.levels().len() as i64);
+                    }
                 }
-            }
-            sum
-        })
-    });
+                sum
+            })
+        });
+    }
     let btc = reg.get(reg.lookup(Venue::BinanceSpot, b"BTCUSDT").expect("BTCUSDT"));
     let (px, qty) = (btc.price, btc.qty);
     let mut out: Vec<(Px, Qty)> = Vec::with_capacity(4096);
@@ -146,6 +157,67 @@ fn benches(c: &mut Criterion) {
         )
     });
     g.finish();
+}
+
+/// Times every depth message individually (Instant around one decode, 20 passes) and prints
+/// the per-message p50/p90/p99 for both decoders: the target is a median per message.
+fn per_message_percentiles(reg: &Registry, depth: &[&(i64, Vec<u8>)]) {
+    use std::time::Instant;
+    let btc = reg.get(reg.lookup(Venue::BinanceSpot, b"BTCUSDT").expect("BTCUSDT"));
+    let (px, qty) = (btc.price, btc.qty);
+    let mut fast = BinanceDecoder::new(reg, Venue::BinanceSpot, DecoderConfig::default());
+    let mut simd = BinanceDecoder::new(
+        reg,
+        Venue::BinanceSpot,
+        DecoderConfig { fast_depth: false, ..Default::default() },
+    );
+    let mut scratch = Vec::with_capacity(1 << 16);
+    let mut out: Vec<(Px, Qty)> = Vec::with_capacity(4096);
+    let mut times: [Vec<u64>; 3] = std::array::from_fn(|_| Vec::with_capacity(depth.len() * 20));
+    for _ in 0..20 {
+        for (ts, line) in depth {
+            for (k, dec) in [&mut fast, &mut simd].into_iter().enumerate() {
+                scratch.clear();
+                scratch.extend_from_slice(line);
+                let t = Instant::now();
+                let ok = dec.decode(&mut scratch, *ts, None).is_ok();
+                times[k].push(t.elapsed().as_nanos() as u64);
+                std::hint::black_box((ok, dec.levels().len()));
+            }
+            let t = Instant::now();
+            if let Ok(w) = serde_json::from_slice::<Wrapper<'_>>(line) {
+                out.clear();
+                for [p, q] in w.data.b.iter().chain(w.data.a.iter()) {
+                    if let (Ok(p), Ok(q)) =
+                        (px.parse_units(p.as_bytes()), qty.parse_units(q.as_bytes()))
+                    {
+                        out.push((Px(p), Qty(q)));
+                    }
+                }
+            }
+            times[2].push(t.elapsed().as_nanos() as u64);
+            std::hint::black_box(out.len());
+        }
+    }
+    let mut medians = [0u64; 3];
+    for (k, name) in ["crpbot_decoder", "simd_json_only", "serde_json"].into_iter().enumerate() {
+        let v = &mut times[k];
+        v.sort_unstable();
+        let p = |q: f64| v[((v.len() - 1) as f64 * q) as usize];
+        medians[k] = p(0.5);
+        eprintln!(
+            "per-message {name:15} (frame copy included): p50 {} ns, p90 {} ns, p99 {} ns",
+            p(0.5),
+            p(0.9),
+            p(0.99)
+        );
+    }
+    eprintln!(
+        "per-message median ratios: simd_json_only / crpbot_decoder {:.2}, serde_json / crpbot_decoder {:.2}, serde_json / simd_json_only {:.2}",
+        medians[1] as f64 / medians[0] as f64,
+        medians[2] as f64 / medians[0] as f64,
+        medians[2] as f64 / medians[1] as f64
+    );
 }
 
 criterion_group! {

@@ -12,6 +12,8 @@ use crpbot_core::{
 use simd_json::prelude::{ValueAsScalar, ValueIntoString};
 use simd_json::tape::{Tape, Value};
 
+mod fast;
+
 /// Why a frame could not be decoded. `Copy` and heap-free: it is counted on the hot path.
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -111,6 +113,9 @@ pub struct DecoderConfig {
     pub level_capacity: usize,
     /// Frame size the parse buffers are sized for at construction (default 64 KiB).
     pub typical_frame_bytes: usize,
+    /// Try the strict single-pass `depthUpdate` scanner before simd-json (default true). It
+    /// accepts only Binance's exact layout and falls back to simd-json for anything else.
+    pub fast_depth: bool,
 }
 
 impl Default for DecoderConfig {
@@ -119,6 +124,7 @@ impl Default for DecoderConfig {
             max_frame_bytes: 4 << 20,
             level_capacity: 10_240,
             typical_frame_bytes: 64 << 10,
+            fast_depth: true,
         }
     }
 }
@@ -148,6 +154,8 @@ pub struct BinanceDecoder {
     cfg: DecoderConfig,
     /// Times the level buffer or parse buffers had to grow past their initial size.
     grows: u64,
+    /// Frames decoded by the strict `depthUpdate` scanner.
+    fast_hits: u64,
 }
 
 impl std::fmt::Debug for BinanceDecoder {
@@ -194,6 +202,7 @@ impl BinanceDecoder {
             levels: Vec::with_capacity(cfg.level_capacity),
             cfg,
             grows: 0,
+            fast_hits: 0,
         }
     }
 
@@ -210,6 +219,11 @@ impl BinanceDecoder {
     /// How often a buffer had to grow past its construction size (0 in steady state).
     pub fn grows(&self) -> u64 {
         self.grows
+    }
+
+    /// Frames decoded by the strict `depthUpdate` scanner rather than simd-json.
+    pub fn fast_hits(&self) -> u64 {
+        self.fast_hits
     }
 
     /// Resolves a venue symbol (any case) to an instrument of this venue.
@@ -237,6 +251,25 @@ impl BinanceDecoder {
             return Err(DecodeError::TooLarge(frame.len()));
         }
         let levels_cap = self.levels.capacity();
+        let max_levels = self.cfg.level_capacity.max(1) * 4;
+        if self.cfg.fast_depth {
+            let instruments = &self.instruments;
+            let resolve = |s: &[u8]| {
+                instruments
+                    .iter()
+                    .find(|(sym, ..)| sym.eq_ignore_case(s))
+                    .map(|&(_, id, p, q)| (id, p, q))
+            };
+            if let Some(h) =
+                fast::depth_update(frame, ts_local_ns, &mut self.levels, max_levels, resolve)
+            {
+                if self.levels.capacity() > levels_cap {
+                    self.grows += 1;
+                }
+                self.fast_hits += 1;
+                return Ok(BinanceMsg::Depth(h));
+            }
+        }
         let mut tape = self.tape.take().unwrap_or_else(|| Tape::null().reset());
         let parsed = simd_json::fill_tape(frame, &mut self.buffers, &mut tape);
         let result = match parsed {
