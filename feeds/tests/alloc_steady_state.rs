@@ -1,6 +1,8 @@
 //! No allocation on the update path once warmed up, proven over the real recording: decode
 //! (simd-json), book synchronisation and book apply of every message after the first 2,000.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::alloc::{GlobalAlloc, Layout, System};

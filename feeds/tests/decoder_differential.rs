@@ -5,6 +5,8 @@
 //! Cases: every frame of both recordings (~180,000), plus `CRPBOT_FUZZ_CASES` (default 3,000)
 //! proptest mutations of real depth frames.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use crpbot_core::{Registry, Venue};

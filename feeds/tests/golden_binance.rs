@@ -7,6 +7,8 @@
 //! (row count, FNV-1a digest, first and last rows); regenerate on purpose with
 //! `UPDATE_EXPECT=1 cargo test -p crpbot-feeds --test golden_binance`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::collections::HashMap;

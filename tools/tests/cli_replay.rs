@@ -1,5 +1,7 @@
 //! `crpbot replay` end to end: the real binary on real and on broken recordings.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::Command;

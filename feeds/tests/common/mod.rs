@@ -1,5 +1,6 @@
 //! Shared helpers for the real-data tests.
-#![allow(dead_code)]
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::PathBuf;
 
