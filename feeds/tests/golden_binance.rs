@@ -16,12 +16,17 @@ use std::collections::HashMap;
 use crpbot_core::{InstrumentId, MarketEvent, Px, Qty, Registry, Venue};
 use crpbot_feeds::replay::{BboCsv, BinanceReplay, Published, ReplaySink};
 
+/// (u, bid px, bid qty, ask px, ask qty).
+type Ticker = (u64, Px, Qty, Px, Qty);
+/// (U, u, bid px, bid qty, ask px, ask qty).
+type Top = (u64, u64, Px, Qty, Px, Qty);
+
 #[derive(Default)]
 struct Collect {
     /// Per instrument: (u, bid px, bid qty, ask px, ask qty) of every bookTicker.
-    tickers: HashMap<InstrumentId, Vec<(u64, Px, Qty, Px, Qty)>>,
+    tickers: HashMap<InstrumentId, Vec<Ticker>>,
     /// Per instrument: (U, u, bid px, bid qty, ask px, ask qty) after every published diff.
-    books: HashMap<InstrumentId, Vec<(u64, u64, Px, Qty, Px, Qty)>>,
+    books: HashMap<InstrumentId, Vec<Top>>,
 }
 
 impl ReplaySink for Collect {
