@@ -206,6 +206,9 @@ pub struct BookStats {
     pub recentres: u64,
     /// Levels moved between a window and its far store by re-centring.
     pub migrated_levels: u64,
+    /// Updates (including removals of absent levels) that landed beyond the window, in a far
+    /// store: the slow path, a binary search and possibly a shift of the store.
+    pub far_updates: u64,
     /// Times a far store was full and had to grow (each one is an allocation).
     pub far_grows: u64,
     /// Updates refused with an [`ApplyError`].

@@ -109,12 +109,12 @@ fn random_updates_within_capacity_do_not_allocate() {
             _ => ((r >> 8) % 50) as i64,
         };
         // The touch wanders (crossing sometimes); far prices stay on a fixed grid of 2,000.
-        let drift = if (r >> 1) % 10 == 0 { 0 } else { ((r >> 40) % 64) as i64 - 32 };
+        let drift = if (r >> 1).is_multiple_of(10) { 0 } else { ((r >> 40) % 64) as i64 - 32 };
         let px = match side {
             Side::Buy => mid + drift - 1 - dist,
             Side::Sell => mid + drift + 1 + dist,
         };
-        let qty = if (r >> 32) % 3 == 0 { 0 } else { ((r >> 20) % 1_000) as i64 + 1 };
+        let qty = if (r >> 32).is_multiple_of(3) { 0 } else { ((r >> 20) % 1_000) as i64 + 1 };
         book.set(side, Px(px), Qty(qty)).unwrap();
     };
     for _ in 0..200_000 {

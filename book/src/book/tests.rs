@@ -362,12 +362,12 @@ fn long_random_walk_matches_reference() {
             _ => ((r64 >> 8) % 50) as i64,
         };
         // The touch wanders (crossing sometimes); far prices stay on a fixed grid of 2,000.
-        let drift = if (r64 >> 1) % 10 == 0 { 0 } else { ((r64 >> 40) % 64) as i64 - 32 };
+        let drift = if (r64 >> 1).is_multiple_of(10) { 0 } else { ((r64 >> 40) % 64) as i64 - 32 };
         let px = match side {
             B => mid + drift - 1 - dist,
             S => mid + drift + 1 + dist,
         };
-        let qty = if (r64 >> 32) % 3 == 0 { 0 } else { ((r64 >> 20) % 1_000) as i64 + 1 };
+        let qty = if (r64 >> 32).is_multiple_of(3) { 0 } else { ((r64 >> 20) % 1_000) as i64 + 1 };
         book.set(side, Px(px), Qty(qty)).unwrap();
         r.set(side, Px(px), Qty(qty)).unwrap();
         if i % 5_000 == 0 {
