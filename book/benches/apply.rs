@@ -5,6 +5,11 @@
 //! element per level update, so criterion reports time per update. Then a few reads on the
 //! book as it stands at the end of the recording.
 //!
+//! The replay is measured twice: in wall time (`apply/...`) and in this thread's CPU time
+//! (`apply_cpu/...`, from `/proc/thread-self/schedstat`), which leaves out the time the thread
+//! spent descheduled — on a shared, oversubscribed machine the wall time can be several times
+//! the CPU time. Cache pollution by neighbours still shows in both; compare the ratios.
+//!
 //! Run briefly with `cargo bench -p crpbot-book -- --warm-up-time 1 --measurement-time 3`.
 #![allow(clippy::unwrap_used)]
 
@@ -13,12 +18,56 @@ mod common;
 
 use std::hint::black_box;
 
+use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use crpbot_book::reference::RefBook;
 use crpbot_book::{Book, BookConfig, Level};
 use crpbot_core::{Px, Qty, Side};
 
-fn replay(c: &mut Criterion) {
+/// This thread's CPU time in ns (`/proc/thread-self/schedstat`, first field).
+fn thread_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|f| f.parse().ok()))
+        .unwrap_or(0)
+}
+
+/// Criterion measurement of the benchmarking thread's CPU time.
+struct ThreadCpu {
+    wall: WallTime,
+}
+
+impl Measurement for ThreadCpu {
+    type Intermediate = u64;
+    type Value = u64;
+
+    fn start(&self) -> u64 {
+        thread_cpu_ns()
+    }
+
+    fn end(&self, start: u64) -> u64 {
+        thread_cpu_ns().saturating_sub(start)
+    }
+
+    fn add(&self, a: &u64, b: &u64) -> u64 {
+        a + b
+    }
+
+    fn zero(&self) -> u64 {
+        0
+    }
+
+    fn to_f64(&self, v: &u64) -> f64 {
+        *v as f64
+    }
+
+    fn formatter(&self) -> &dyn ValueFormatter {
+        self.wall.formatter()
+    }
+}
+
+/// Replays every level update of both recordings into `Book` and `RefBook`.
+fn replay_groups<M: Measurement>(c: &mut Criterion<M>, prefix: &str) {
     let Some(dir) = common::data_dir() else { return };
     for symbol in ["btcusdt", "ethusdt"] {
         let rec = common::load(&dir, symbol);
@@ -32,7 +81,7 @@ fn replay(c: &mut Criterion) {
             start.apply(u).unwrap();
             ref_start.apply(u).unwrap();
         }
-        let mut group = c.benchmark_group(format!("apply/{symbol}"));
+        let mut group = c.benchmark_group(format!("{prefix}/{symbol}"));
         group.throughput(Throughput::Elements(rec.diffs.len() as u64));
         group.bench_function("Book", |b| {
             b.iter_batched_ref(
@@ -57,7 +106,32 @@ fn replay(c: &mut Criterion) {
             )
         });
         group.finish();
+    }
+}
 
+fn replay_cpu(c: &mut Criterion<ThreadCpu>) {
+    if thread_cpu_ns() == 0 {
+        println!("skipping apply_cpu: /proc/thread-self/schedstat not readable");
+        return;
+    }
+    replay_groups(c, "apply_cpu");
+}
+
+fn replay(c: &mut Criterion) {
+    replay_groups(c, "apply");
+    reads(c);
+}
+
+fn reads(c: &mut Criterion) {
+    let Some(dir) = common::data_dir() else { return };
+    for symbol in ["btcusdt", "ethusdt"] {
+        let rec = common::load(&dir, symbol);
+        let mut start = Book::new(BookConfig::default());
+        let mut ref_start = RefBook::new();
+        for u in &rec.snapshot {
+            start.apply(u).unwrap();
+            ref_start.apply(u).unwrap();
+        }
         let mut book = start.clone();
         let mut r = ref_start.clone();
         for u in &rec.diffs {
@@ -101,4 +175,9 @@ fn replay(c: &mut Criterion) {
 }
 
 criterion_group!(benches, replay);
-criterion_main!(benches);
+criterion_group! {
+    name = cpu;
+    config = Criterion::default().with_measurement(ThreadCpu { wall: WallTime });
+    targets = replay_cpu
+}
+criterion_main!(benches, cpu);
