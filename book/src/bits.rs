@@ -14,7 +14,7 @@ pub(crate) struct Bits {
 
 /// Bits `lo..=hi` of a word set (`lo <= hi < 64`).
 #[inline]
-const fn span(lo: usize, hi: usize) -> u64 {
+pub(crate) const fn span(lo: usize, hi: usize) -> u64 {
     (u64::MAX >> (63 - hi)) & (u64::MAX << lo)
 }
 
@@ -67,14 +67,15 @@ impl Bits {
         }
     }
 
+    /// Leaf word `w` (0 past the end).
     #[inline]
-    fn leaf_word(&self, w: usize) -> u64 {
+    pub(crate) fn leaf_word(&self, w: usize) -> u64 {
         self.leaf.get(w).copied().unwrap_or(0)
     }
 
     /// Highest non-zero leaf word index in `wa..=wb`, via the summary.
     #[inline]
-    fn highest_word(&self, wa: usize, wb: usize) -> Option<usize> {
+    pub(crate) fn highest_word(&self, wa: usize, wb: usize) -> Option<usize> {
         let (sa, sb) = (wa >> 6, wb >> 6);
         let mut s = sb;
         loop {

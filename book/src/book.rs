@@ -268,11 +268,30 @@ impl Book {
     #[inline]
     pub fn top(&self, side: Side, out: &mut [Level]) -> usize {
         let mut n = 0;
-        for (slot, level) in out.iter_mut().zip(self.levels(side)) {
-            *slot = level;
-            n += 1;
+        if !out.is_empty() {
+            self.ladder(side).walk(|k, q| {
+                if let Some(slot) = out.get_mut(n) {
+                    *slot = Level::new(px_of(side, k), Qty(q));
+                    n += 1;
+                }
+                n < out.len()
+            });
         }
         n
+    }
+
+    /// Σ qty over the best `n_levels` of `side`.
+    #[inline]
+    fn depth(&self, side: Side, n_levels: usize) -> i128 {
+        let (mut sum, mut n) = (0i128, 0usize);
+        if n_levels != 0 {
+            self.ladder(side).walk(|_, q| {
+                sum += i128::from(q);
+                n += 1;
+                n < n_levels
+            });
+        }
+        sum
     }
 
     /// Best bid + best ask in ticks: twice the mid, exact. `None` unless both sides have levels.
@@ -374,9 +393,7 @@ impl Book {
     /// ```
     #[inline]
     pub fn depth_imbalance(&self, n_levels: usize) -> Option<f64> {
-        let bid = math::sum_qty(self.levels(Side::Buy).take(n_levels));
-        let ask = math::sum_qty(self.levels(Side::Sell).take(n_levels));
-        math::imbalance(bid, ask)
+        math::imbalance(self.depth(Side::Buy, n_levels), self.depth(Side::Sell, n_levels))
     }
 
     /// Total size on `side` from the touch to `px` inclusive (`Qty(0)` when `px` is better
@@ -396,15 +413,14 @@ impl Book {
     #[inline]
     pub fn cum_qty_to(&self, side: Side, px: Px) -> Qty {
         let limit = key_of(side, px.0);
-        let ladder = self.ladder(side);
-        let mut cursor = ladder.cursor();
         let mut sum = 0i64;
-        while let Some((k, q)) = ladder.next_level(&mut cursor) {
+        self.ladder(side).walk(|k, q| {
             if k < limit {
-                break;
+                return false;
             }
             sum = sum.saturating_add(q);
-        }
+            true
+        });
         Qty(sum)
     }
 
@@ -424,7 +440,12 @@ impl Book {
     /// ```
     #[inline]
     pub fn market_fill(&self, taker_side: Side, qty: Qty) -> Option<FillEstimate> {
-        math::market_fill(taker_side, qty, self.levels(taker_side.opposite()))
+        let mut fill = math::Fill::new(qty);
+        if qty.0 > 0 {
+            let side = taker_side.opposite();
+            self.ladder(side).walk(|k, q| fill.push(Level::new(px_of(side, k), Qty(q))));
+        }
+        fill.finish(taker_side)
     }
 
     /// Storage counters.
@@ -447,6 +468,7 @@ impl Book {
             s.recentres += l.recentres;
             s.migrated_levels += l.migrated;
             s.far_grows += l.far_grows;
+            s.far_updates += l.far_updates;
         }
         s
     }

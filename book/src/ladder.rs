@@ -12,7 +12,7 @@
 //!    band `lo + low_guard .. lo + high_guard`, whenever the side is not empty;
 //! 3. `qty[slot] != 0` exactly when the slot's bit is set, and `window_count` counts them.
 
-use crate::bits::Bits;
+use crate::bits::{Bits, span};
 
 /// `best` of an empty side.
 pub(crate) const NONE: i64 = i64::MIN;
@@ -43,6 +43,7 @@ pub(crate) struct Ladder {
     pub(crate) recentres: u64,
     pub(crate) migrated: u64,
     pub(crate) far_grows: u64,
+    pub(crate) far_updates: u64,
 }
 
 impl Ladder {
@@ -66,6 +67,7 @@ impl Ladder {
             recentres: 0,
             migrated: 0,
             far_grows: 0,
+            far_updates: 0,
         }
     }
 
@@ -130,17 +132,26 @@ impl Ladder {
         }
     }
 
-    #[inline]
+    /// In-window store. The common case, a new size for a level that exists, is one load,
+    /// one store and two tests; occupancy changes go to [`Ladder::occupancy_changed`].
+    #[inline(always)]
     fn set_in_window(&mut self, key: i64, qty: i64) {
         let slot = self.slot(key);
         let Some(cell) = self.qty.get_mut(slot) else { return };
-        let old = *cell;
-        *cell = qty;
+        let old = std::mem::replace(cell, qty);
+        // An existing level keeps its bit, and is at or below the best: nothing else changes.
+        if (old == 0) | (qty == 0) {
+            self.occupancy_changed(key, slot, old, qty);
+        }
+    }
+
+    /// A level appeared or disappeared in the window (or a no-op removal).
+    #[inline]
+    fn occupancy_changed(&mut self, key: i64, slot: usize, old: i64, qty: i64) {
         if qty != 0 {
-            if old == 0 {
-                self.bits.set(slot);
-                self.window_count += 1;
-            }
+            // `old == 0`: a new level.
+            self.bits.set(slot);
+            self.window_count += 1;
             if key > self.best {
                 self.best = key;
                 // Below the band only when the side was empty.
@@ -162,6 +173,7 @@ impl Ladder {
     #[cold]
     #[inline(never)]
     fn set_far(&mut self, key: i64, qty: i64) {
+        self.far_updates += 1;
         match self.far_keys.binary_search(&key) {
             Ok(i) => {
                 if qty != 0 {
@@ -340,24 +352,130 @@ impl Ladder {
     /// A cursor at the best level.
     #[inline]
     pub(crate) fn cursor(&self) -> Cursor {
-        Cursor { next: self.best, far: self.far_keys.len(), in_window: self.window_count != 0 }
+        let mut c = Cursor {
+            bits: 0,
+            word: 0,
+            seg_lo: 0,
+            delta: 0,
+            pending: None,
+            far: self.far_keys.len(),
+            in_window: self.window_count != 0,
+        };
+        if c.in_window {
+            // The window's slots form two runs of consecutive keys: A = slots ls..w (keys
+            // from lo) and B = slots 0..ls (the keys above A). Walk down from the best.
+            let ls = self.slot(self.lo);
+            let s = self.slot(self.best);
+            let delta_a = self.lo - ls as i64;
+            if s >= ls {
+                c.start_segment(&self.bits, ls, s, delta_a);
+            } else {
+                c.start_segment(&self.bits, 0, s, self.lo + self.w - ls as i64);
+                c.pending = Some((ls, self.mask as usize, delta_a));
+            }
+        }
+        c
     }
 
     /// The level at the cursor, then moves the cursor to the next worse level.
     #[inline]
     pub(crate) fn next_level(&self, c: &mut Cursor) -> Option<(i64, i64)> {
         if c.in_window {
-            if let Some(k) = self.highest_in_window_upto(c.next) {
-                c.next = k - 1;
-                return Some((k, self.qty.get(self.slot(k)).copied().unwrap_or(0)));
+            loop {
+                if c.bits != 0 {
+                    let b = 63 - c.bits.leading_zeros() as usize;
+                    c.bits &= !(1u64 << b);
+                    let slot = (c.word << 6) | b;
+                    return Some((slot as i64 + c.delta, self.qty.get(slot).copied().unwrap_or(0)));
+                }
+                let lo_word = c.seg_lo >> 6;
+                if c.word > lo_word
+                    && let Some(w) = self.bits.highest_word(lo_word, c.word - 1)
+                {
+                    c.word = w;
+                    c.bits = self.bits.leaf_word(w);
+                    if w == lo_word {
+                        c.bits &= span(c.seg_lo & 63, 63);
+                    }
+                    continue;
+                }
+                match c.pending.take() {
+                    Some((lo, hi, delta)) => c.start_segment(&self.bits, lo, hi, delta),
+                    None => {
+                        c.in_window = false;
+                        break;
+                    }
+                }
             }
-            c.in_window = false;
         }
         if c.far == 0 {
             return None;
         }
         c.far -= 1;
         Some((self.far_keys.get(c.far).copied()?, self.far_qtys.get(c.far).copied()?))
+    }
+
+    /// Calls `f(key, qty)` for each level, best first, until it returns `false`. Faster than
+    /// a [`Cursor`] walk: the state stays in registers.
+    #[inline]
+    pub(crate) fn walk(&self, mut f: impl FnMut(i64, i64) -> bool) {
+        if self.window_count != 0 {
+            let ls = self.slot(self.lo);
+            let s = self.slot(self.best);
+            let delta_a = self.lo - ls as i64;
+            let more = if s < ls {
+                self.walk_run(0, s, self.lo + self.w - ls as i64, &mut f)
+                    && self.walk_run(ls, self.mask as usize, delta_a, &mut f)
+            } else {
+                self.walk_run(ls, s, delta_a, &mut f)
+            };
+            if !more {
+                return;
+            }
+        }
+        for (&k, &q) in self.far_keys.iter().zip(self.far_qtys.iter()).rev() {
+            if !f(k, q) {
+                return;
+            }
+        }
+    }
+
+    /// Walks the run of slots `lo..=hi` downwards (`key = slot + delta`); `false` when `f`
+    /// asked to stop.
+    #[inline]
+    fn walk_run(
+        &self,
+        lo: usize,
+        hi: usize,
+        delta: i64,
+        f: &mut impl FnMut(i64, i64) -> bool,
+    ) -> bool {
+        let lo_word = lo >> 6;
+        let mut w = hi >> 6;
+        let mut bits = self.bits.leaf_word(w) & span(0, hi & 63);
+        loop {
+            if w == lo_word {
+                bits &= span(lo & 63, 63);
+            }
+            while bits != 0 {
+                let b = 63 - bits.leading_zeros() as usize;
+                bits ^= 1u64 << b;
+                let slot = (w << 6) | b;
+                if !f(slot as i64 + delta, self.qty.get(slot).copied().unwrap_or(0)) {
+                    return false;
+                }
+            }
+            if w == lo_word {
+                return true;
+            }
+            match self.bits.highest_word(lo_word, w - 1) {
+                Some(next) => {
+                    w = next;
+                    bits = self.bits.leaf_word(w);
+                }
+                None => return true,
+            }
+        }
     }
 
     /// Checks every invariant (tests only; O(levels + window)).
@@ -382,13 +500,37 @@ impl Ladder {
     }
 }
 
-/// A position in a walk from the best level to the worst.
+/// A position in a walk from the best level to the worst: the window's bitmap word by word
+/// (one run of consecutive slots at a time), then the far store from its tail.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Cursor {
-    /// Next window key to search down from.
-    next: i64,
+    /// Unvisited set bits of the current leaf word.
+    bits: u64,
+    /// Current leaf word index.
+    word: usize,
+    /// Lowest slot of the current run.
+    seg_lo: usize,
+    /// `key = slot + delta` in the current run.
+    delta: i64,
+    /// The run still to walk after this one: `(lowest slot, highest slot, delta)`.
+    pending: Option<(usize, usize, i64)>,
     /// Far levels not yet visited: `far_keys[..far]`.
     far: usize,
     /// Still walking the window.
     in_window: bool,
+}
+
+impl Cursor {
+    /// Starts walking the run of slots `lo..=hi` downwards.
+    #[inline]
+    fn start_segment(&mut self, bits: &Bits, lo: usize, hi: usize, delta: i64) {
+        let (lo_word, hi_word) = (lo >> 6, hi >> 6);
+        self.word = hi_word;
+        self.seg_lo = lo;
+        self.delta = delta;
+        self.bits = bits.leaf_word(hi_word) & span(0, hi & 63);
+        if lo_word == hi_word {
+            self.bits &= span(lo & 63, 63);
+        }
+    }
 }

@@ -36,6 +36,61 @@ pub(crate) fn imbalance(bid: i128, ask: i128) -> Option<f64> {
     (total != 0).then(|| (bid - ask) as f64 / total as f64)
 }
 
+/// A market order walking levels best first: feed it with [`Fill::push`] until it returns
+/// `false`, then [`Fill::finish`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Fill {
+    left: i64,
+    filled: i64,
+    notional: i128,
+    n_levels: u32,
+    touch: Option<Px>,
+    worst: Px,
+}
+
+impl Fill {
+    #[inline]
+    pub(crate) fn new(qty: Qty) -> Fill {
+        Fill { left: qty.0.max(0), filled: 0, notional: 0, n_levels: 0, touch: None, worst: Px(0) }
+    }
+
+    /// Takes what it needs from `level`; `false` once the order is filled.
+    #[inline]
+    pub(crate) fn push(&mut self, level: Level) -> bool {
+        if self.left == 0 {
+            return false;
+        }
+        self.touch.get_or_insert(level.px);
+        let take = self.left.min(level.qty.0);
+        self.left -= take;
+        self.filled += take;
+        self.notional += i128::from(level.px.0) * i128::from(take);
+        self.n_levels += 1;
+        self.worst = level.px;
+        self.left != 0
+    }
+
+    /// The estimate for a taker on `taker` side; `None` when nothing filled.
+    #[inline]
+    pub(crate) fn finish(self, taker: Side) -> Option<FillEstimate> {
+        let touch = self.touch?;
+        let filled = self.filled;
+        let at_touch = i128::from(touch.0) * i128::from(filled);
+        let adverse = match taker {
+            Side::Buy => self.notional - at_touch,
+            Side::Sell => at_touch - self.notional,
+        };
+        Some(FillEstimate {
+            filled: Qty(filled),
+            levels: self.n_levels,
+            avg_px_ticks: self.notional as f64 / filled as f64,
+            worst_px: self.worst,
+            slippage_ticks: adverse as f64 / filled as f64,
+            notional: self.notional,
+        })
+    }
+}
+
 /// Walks `levels` (the side opposite to `taker`, best first) with a market order of `qty`.
 #[inline]
 pub(crate) fn market_fill(
@@ -43,39 +98,13 @@ pub(crate) fn market_fill(
     qty: Qty,
     levels: impl Iterator<Item = Level>,
 ) -> Option<FillEstimate> {
-    if qty.0 <= 0 {
-        return None;
-    }
-    let mut left = qty.0;
-    let mut filled = 0i64;
-    let mut notional = 0i128;
-    let mut n_levels = 0u32;
-    let mut touch = None;
-    let mut worst = Px(0);
-    for level in levels {
-        if left == 0 {
-            break;
+    let mut fill = Fill::new(qty);
+    if qty.0 > 0 {
+        for level in levels {
+            if !fill.push(level) {
+                break;
+            }
         }
-        touch.get_or_insert(level.px);
-        let take = left.min(level.qty.0);
-        left -= take;
-        filled += take;
-        notional += i128::from(level.px.0) * i128::from(take);
-        n_levels += 1;
-        worst = level.px;
     }
-    let touch = touch?;
-    let at_touch = i128::from(touch.0) * i128::from(filled);
-    let adverse = match taker {
-        Side::Buy => notional - at_touch,
-        Side::Sell => at_touch - notional,
-    };
-    Some(FillEstimate {
-        filled: Qty(filled),
-        levels: n_levels,
-        avg_px_ticks: notional as f64 / filled as f64,
-        worst_px: worst,
-        slippage_ticks: adverse as f64 / filled as f64,
-        notional,
-    })
+    fill.finish(taker)
 }

@@ -46,7 +46,7 @@ pub struct BookConfig {
     /// rounded up to the next power of two and clamped into that range.
     pub window_ticks: u32,
     /// Levels the far store of each side holds before it has to grow (growth is counted in
-    /// [`BookStats::far_grows`]).
+    /// [`BookStats::far_grows`]). At most [`BookConfig::MAX_FAR_CAPACITY`].
     pub far_capacity: u32,
 }
 
@@ -55,9 +55,12 @@ impl BookConfig {
     pub const MIN_WINDOW_TICKS: u32 = 64;
     /// Largest window (8 MiB of sizes per side).
     pub const MAX_WINDOW_TICKS: u32 = 1 << 20;
+    /// Largest preallocated far store (256 MiB per side); more levels still fit by growth.
+    pub const MAX_FAR_CAPACITY: u32 = 1 << 24;
 
     /// The configuration a book actually uses: `window_ticks` rounded up to a power of two and
-    /// clamped to `[MIN_WINDOW_TICKS, MAX_WINDOW_TICKS]`.
+    /// clamped to `[MIN_WINDOW_TICKS, MAX_WINDOW_TICKS]`, `far_capacity` clamped to
+    /// `MAX_FAR_CAPACITY`.
     pub const fn normalized(self) -> BookConfig {
         let mut w = self.window_ticks;
         if w < Self::MIN_WINDOW_TICKS {
@@ -66,7 +69,12 @@ impl BookConfig {
         if w > Self::MAX_WINDOW_TICKS {
             w = Self::MAX_WINDOW_TICKS;
         }
-        BookConfig { window_ticks: w.next_power_of_two(), far_capacity: self.far_capacity }
+        let far = if self.far_capacity > Self::MAX_FAR_CAPACITY {
+            Self::MAX_FAR_CAPACITY
+        } else {
+            self.far_capacity
+        };
+        BookConfig { window_ticks: w.next_power_of_two(), far_capacity: far }
     }
 }
 
@@ -105,18 +113,26 @@ pub enum ApplyError {
 pub const MAX_PX: Px = Px(1 << 60);
 
 /// Checks a level's price and size the same way for every book implementation.
-#[inline]
+#[inline(always)]
 pub(crate) fn validate(px: Px, qty: Qty) -> Result<(), ApplyError> {
+    // One unsigned compare for `1..=MAX_PX` and one sign test on the happy path.
+    if ((px.0.wrapping_sub(1) as u64) < MAX_PX.0 as u64) & (qty.0 >= 0) {
+        Ok(())
+    } else {
+        Err(invalid(px, qty))
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn invalid(px: Px, qty: Qty) -> ApplyError {
     if qty.0 < 0 {
-        return Err(ApplyError::NegativeQty);
+        ApplyError::NegativeQty
+    } else if px.0 <= 0 {
+        ApplyError::NonPositivePrice
+    } else {
+        ApplyError::PriceTooHigh
     }
-    if px.0 <= 0 {
-        return Err(ApplyError::NonPositivePrice);
-    }
-    if px.0 > MAX_PX.0 {
-        return Err(ApplyError::PriceTooHigh);
-    }
-    Ok(())
 }
 
 /// Whether the two touches form a publishable book.
@@ -206,6 +222,9 @@ pub struct BookStats {
     pub recentres: u64,
     /// Levels moved between a window and its far store by re-centring.
     pub migrated_levels: u64,
+    /// Updates (including removals of absent levels) that landed beyond the window, in a far
+    /// store: the slow path, a binary search and possibly a shift of the store.
+    pub far_updates: u64,
     /// Times a far store was full and had to grow (each one is an allocation).
     pub far_grows: u64,
     /// Updates refused with an [`ApplyError`].

@@ -109,12 +109,12 @@ fn random_updates_within_capacity_do_not_allocate() {
             _ => ((r >> 8) % 50) as i64,
         };
         // The touch wanders (crossing sometimes); far prices stay on a fixed grid of 2,000.
-        let drift = if (r >> 1) % 10 == 0 { 0 } else { ((r >> 40) % 64) as i64 - 32 };
+        let drift = if (r >> 1).is_multiple_of(10) { 0 } else { ((r >> 40) % 64) as i64 - 32 };
         let px = match side {
             Side::Buy => mid + drift - 1 - dist,
             Side::Sell => mid + drift + 1 + dist,
         };
-        let qty = if (r >> 32) % 3 == 0 { 0 } else { ((r >> 20) % 1_000) as i64 + 1 };
+        let qty = if (r >> 32).is_multiple_of(3) { 0 } else { ((r >> 20) % 1_000) as i64 + 1 };
         book.set(side, Px(px), Qty(qty)).unwrap();
     };
     for _ in 0..200_000 {
@@ -183,7 +183,9 @@ fn real_recordings_match_reference_without_allocating() {
         assert_same(&book, &r, "snapshot");
         let mut top = [Level::default(); 10];
         let mut allocs = 0;
-        for (i, msg) in rec.messages().enumerate() {
+        let (mut with_ticker, mut ticker_matches) = (0usize, 0usize);
+        assert_eq!(rec.msg_ids.len(), rec.messages().count());
+        for (i, (msg, &(first, last))) in rec.messages().zip(&rec.msg_ids).enumerate() {
             let (acc, n) = count(|| {
                 for u in msg {
                     book.apply(u).unwrap();
@@ -198,6 +200,13 @@ fn real_recordings_match_reference_without_allocating() {
             let ctx = format!("{symbol} message {i} (u={})", msg[0].update_id);
             assert_same(&book, &r, &ctx);
             assert_eq!(book.cross_state(), CrossState::Normal, "{ctx}");
+            // Golden: the venue's own best bid/offer at the end of this diff.
+            if let Some(t) = rec.ticker_in(first, last) {
+                with_ticker += 1;
+                let bid = book.best_bid().map(|l| (l.px, l.qty));
+                let ask = book.best_ask().map(|l| (l.px, l.qty));
+                ticker_matches += usize::from(bid == Some(t.bid) && ask == Some(t.ask));
+            }
             if i % 500 == 0 {
                 assert!(book.levels(Side::Buy).eq(r.levels(Side::Buy)), "{ctx}");
                 assert!(book.levels(Side::Sell).eq(r.levels(Side::Sell)), "{ctx}");
@@ -213,6 +222,14 @@ fn real_recordings_match_reference_without_allocating() {
             rec.diffs.len(),
             rec.off_lot_qty,
             book.level_count(Side::Buy) + book.level_count(Side::Sell)
+        );
+        println!(
+            "{symbol}: best bid/ask equal bookTicker after {ticker_matches} of {with_ticker} diffs"
+        );
+        assert!(with_ticker > 1_000, "{symbol}: only {with_ticker} diffs with a bookTicker");
+        assert!(
+            ticker_matches * 1000 >= with_ticker * 999,
+            "{symbol}: book matched bookTicker for {ticker_matches} of {with_ticker} diffs"
         );
         assert_eq!(allocs, 0, "{symbol}: allocations while replaying");
         assert_eq!(stats.far_grows, 0);

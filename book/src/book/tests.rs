@@ -93,11 +93,14 @@ fn errors_leave_the_book_unchanged_and_are_counted() {
     assert_eq!(book.set(B, Px(0), Qty(1)), Err(ApplyError::NonPositivePrice));
     assert_eq!(book.set(S, Px(-5), Qty(0)), Err(ApplyError::NonPositivePrice));
     assert_eq!(book.set(S, Px(MAX_PX.0 + 1), Qty(1)), Err(ApplyError::PriceTooHigh));
+    assert_eq!(book.set(S, Px(i64::MAX), Qty(1)), Err(ApplyError::PriceTooHigh));
+    assert_eq!(book.set(S, Px(i64::MIN), Qty(1)), Err(ApplyError::NonPositivePrice));
+    assert_eq!(book.set(S, Px(i64::MIN), Qty(-1)), Err(ApplyError::NegativeQty));
     assert!(book.set(S, MAX_PX, Qty(1)).is_ok());
     set(&mut book, S, MAX_PX.0, 0);
     assert_eq!(levels(&book, B), [(100, 5)]);
     assert_eq!(book.level_count(S), 0);
-    assert_eq!(book.stats().rejected, 4);
+    assert_eq!(book.stats().rejected, 7);
     assert_eq!(book.qty_at(B, Px(-3)), Qty(0));
     // The error is Copy and has a message.
     let e = ApplyError::NegativeQty;
@@ -362,12 +365,12 @@ fn long_random_walk_matches_reference() {
             _ => ((r64 >> 8) % 50) as i64,
         };
         // The touch wanders (crossing sometimes); far prices stay on a fixed grid of 2,000.
-        let drift = if (r64 >> 1) % 10 == 0 { 0 } else { ((r64 >> 40) % 64) as i64 - 32 };
+        let drift = if (r64 >> 1).is_multiple_of(10) { 0 } else { ((r64 >> 40) % 64) as i64 - 32 };
         let px = match side {
             B => mid + drift - 1 - dist,
             S => mid + drift + 1 + dist,
         };
-        let qty = if (r64 >> 32) % 3 == 0 { 0 } else { ((r64 >> 20) % 1_000) as i64 + 1 };
+        let qty = if (r64 >> 32).is_multiple_of(3) { 0 } else { ((r64 >> 20) % 1_000) as i64 + 1 };
         book.set(side, Px(px), Qty(qty)).unwrap();
         r.set(side, Px(px), Qty(qty)).unwrap();
         if i % 5_000 == 0 {

@@ -41,6 +41,27 @@ pub struct Recording {
     pub breaks: usize,
     /// Sizes that are not whole lots of the registry's lot size (kept exactly anyway).
     pub off_lot_qty: usize,
+    /// `(U, u)` of each diff message kept, in order (parallel to [`Recording::messages`]).
+    pub msg_ids: Vec<(u64, u64)>,
+    /// The venue's own best bid/offer stream, in order.
+    pub tickers: Vec<Ticker>,
+}
+
+/// One `bookTicker`: the venue's best bid and ask after update id `u`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ticker {
+    pub u: u64,
+    pub bid: (Px, Qty),
+    pub ask: (Px, Qty),
+}
+
+impl Recording {
+    /// The latest ticker whose `u` lies in `first..=last` (Binance: the book after that diff).
+    pub fn ticker_in(&self, first: u64, last: u64) -> Option<Ticker> {
+        let i = self.tickers.partition_point(|t| t.u <= last);
+        let t = *self.tickers.get(i.checked_sub(1)?)?;
+        (t.u >= first).then_some(t)
+    }
 }
 
 impl Recording {
@@ -90,6 +111,7 @@ impl Sync {
         }
         self.last_u = Some(u);
         self.rec.n_messages += 1;
+        self.rec.msg_ids.push((first, u));
         if let Some(l) = lvls.last_mut() {
             l.flags |= level_flags::LAST;
             self.rec.diffs.extend_from_slice(&lvls);
@@ -110,6 +132,8 @@ pub fn load(dir: &Path, symbol: &'static str) -> Recording {
         n_messages: 0,
         breaks: 0,
         off_lot_qty: 0,
+        msg_ids: Vec::new(),
+        tickers: Vec::new(),
     };
     let mut sync = Sync { rec, last_u: None };
     let mut buffered: Vec<(u64, u64, Vec<LevelUpdate>)> = Vec::new();
@@ -133,6 +157,19 @@ pub fn load(dir: &Path, symbol: &'static str) -> Recording {
             let line = line.unwrap();
             let Some((ts, json)) = line.split_once(' ') else { continue };
             let is_snapshot = json.starts_with("{\"lastUpdateId\"");
+            if json.contains("@bookTicker") {
+                let v: Value = serde_json::from_str(json).unwrap();
+                let d = &v["data"];
+                let num = |k: &str, scale: Scale| {
+                    scale.parse_units(d[k].as_str().unwrap().as_bytes()).unwrap()
+                };
+                sync.rec.tickers.push(Ticker {
+                    u: d["u"].as_u64().unwrap(),
+                    bid: (Px(num("b", scales.0)), Qty(num("B", WIRE_QTY))),
+                    ask: (Px(num("a", scales.0)), Qty(num("A", WIRE_QTY))),
+                });
+                continue;
+            }
             if !is_snapshot && !json.contains("@depth") {
                 continue;
             }
@@ -193,5 +230,6 @@ pub fn load(dir: &Path, symbol: &'static str) -> Recording {
         }
     }
     assert!(!sync.rec.snapshot.is_empty(), "{symbol}: no snapshot in the recording");
+    sync.rec.tickers.sort_by_key(|t| t.u);
     sync.rec
 }
