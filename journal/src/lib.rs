@@ -38,7 +38,7 @@ mod writer;
 
 pub use error::{AppendError, HaltReason, IoOp, OpenError, ReadError, ReaderOpenError, SyncError};
 pub use fault::{FaultHook, FaultPoint};
-pub use reader::{Reader, Record, Tailer};
+pub use reader::{Reader, Record, Tailer, ZEROED_SCAN_WINDOW};
 pub use verify::{BadSpot, JournalStats, VerifyReport, stats, verify};
 pub use writer::{Journal, JournalConfig, QuarantinedSegment, RecoveryReport, Writer, max_payload};
 

@@ -9,6 +9,9 @@ use crate::mmap::Mapping;
 use crate::protocol::{Frame, InvalidReason, Probe, probe};
 use crate::segment::{self, SegmentEntry};
 
+/// How far past a zero `len_flags` [`Reader`] looks for valid records (corruption detection).
+pub const ZEROED_SCAN_WINDOW: usize = 1 << 20;
+
 /// One data record, borrowed from the mapped segment (zero copy).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Record<'a> {
@@ -149,7 +152,11 @@ impl Reader {
                 Probe::InProgress => InvalidReason::InProgress,
                 Probe::Invalid(r) => r,
             };
-            let after = segment::max_valid_seq_after(&seg.map, &seg.header, off + 8);
+            // A zero header is the normal end of data: look for valid records hidden behind it
+            // only within a window (recovery and `verify` scan the whole segment). Any other
+            // invalid record gets the full scan.
+            let window = if bad == InvalidReason::Zeroed { ZEROED_SCAN_WINDOW } else { usize::MAX };
+            let after = segment::max_valid_seq_in(&seg.map, &seg.header, off + 8, window);
             let segment = seg.path.clone();
             self.cur = None;
             if after.is_some() {

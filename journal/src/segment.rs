@@ -238,7 +238,17 @@ pub fn max_valid_seq_after<B: RecordBuf + ?Sized>(
     header: &SegmentHeader,
     from: usize,
 ) -> Option<u64> {
-    let cap = buf.capacity();
+    max_valid_seq_in(buf, header, from, usize::MAX)
+}
+
+/// [`max_valid_seq_after`] limited to the `window` bytes after `from`.
+pub fn max_valid_seq_in<B: RecordBuf + ?Sized>(
+    buf: &B,
+    header: &SegmentHeader,
+    from: usize,
+    window: usize,
+) -> Option<u64> {
+    let cap = buf.capacity().min(from.saturating_add(window));
     let from = crate::format::align_up(from);
     if from + 4 > cap {
         return None;

@@ -5,6 +5,8 @@
 //! `RUSTFLAGS="--cfg loom" cargo test -p crpbot-journal --release --test loom`
 //! (`LOOM_MAX_PREEMPTIONS=3` for a deeper search).
 #![cfg(loom)]
+// Loom's cells hand out raw pointers; each dereference is checked by loom itself.
+#![allow(unsafe_code)]
 #![allow(clippy::unwrap_used)]
 
 use crpbot_journal::format::RecordHeader;
