@@ -11,6 +11,8 @@
 //! the CPU time. Cache pollution by neighbours still shows in both; compare the ratios.
 //!
 //! Run briefly with `cargo bench -p crpbot-book -- --warm-up-time 1 --measurement-time 3`.
+//! `BOOK_WINDOW_TICKS=<n>` replays with another window size (the default is 2^16).
+//! Without the recordings the bench prints one `skipping:` line and measures nothing.
 #![allow(clippy::unwrap_used)]
 
 #[path = "../tests/common/mod.rs"]
