@@ -220,8 +220,10 @@ pub struct BookStateChange {
 }
 
 /// Any normalized market event.
+///
+/// Deliberately exhaustive: every consumer (book, strategies, journal codec) matches all
+/// variants, so adding one is a compile error wherever it must be handled.
 #[repr(C, u8)]
-#[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MarketEvent {
     /// Snapshot header; its levels follow.

@@ -29,5 +29,6 @@ pub use instrument::{
     ConfigError, Instrument, InstrumentId, Registry, Symbol, SymbolError, Venue, VenueParseError,
 };
 pub use order::{
-    ClientOrderId, Fill, IntentAction, Liquidity, Money, OrderIntent, OrderType, StrategyId,
+    ClientOrderId, Fill, IntentAction, Liquidity, Money, OrderIntent, OrderType, RiskVerdict,
+    StrategyId,
 };

@@ -183,6 +183,27 @@ pub struct Fill {
     pub _pad: [u8; 1],
 }
 
+/// The circuit breaker's decision on one intent, as journaled. `code` is crpbot-risk's stable
+/// reason code (0 = accepted).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RiskVerdict {
+    /// When the verdict was given.
+    pub ts_ns: i64,
+    /// The intent's order id.
+    pub client_id: ClientOrderId,
+    /// Instrument.
+    pub instrument: InstrumentId,
+    /// Strategy.
+    pub strategy: StrategyId,
+    /// Reason code.
+    pub code: u16,
+    /// Whether the intent may go to the venue.
+    pub accepted: bool,
+    /// Padding, always zero.
+    pub _pad: [u8; 1],
+}
+
 const _: () = assert!(std::mem::size_of::<OrderIntent>() == 64);
 const _: () = assert!(std::mem::size_of::<Fill>() == 48);
 

@@ -86,6 +86,9 @@ pub trait ReplaySink {
     fn on_book(&mut self, published: &Published<'_>);
     /// Every normalized event (levels, trades, venue BBOs, state changes), in order.
     fn on_event(&mut self, _event: &MarketEvent) {}
+    /// Every raw frame (local receive time, bytes, and the instrument a REST snapshot would be
+    /// attributed to) before it is decoded, e.g. to journal it.
+    fn on_raw(&mut self, _ts_local_ns: i64, _frame: &[u8], _context: Option<InstrumentId>) {}
 }
 
 /// Replays Binance recordings (`venue` is `BinanceSpot` or `BinanceUsdm`).
@@ -187,6 +190,7 @@ impl BinanceReplay {
                 }
             };
             let line_no = line.line_no;
+            sink.on_raw(line.ts_local_ns, line.payload, context);
             match self.feed(line.payload, line.ts_local_ns, context, sink) {
                 Ok(Some(id)) => context = Some(id),
                 Ok(None) => {}

@@ -41,6 +41,7 @@
 //! 2-core CI machine; see the crate's benches for the numbers.
 #![deny(unsafe_code)]
 
+pub mod codec;
 pub mod error;
 pub mod fault;
 pub mod format;

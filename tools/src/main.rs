@@ -22,12 +22,15 @@ struct Cli {
 enum Command {
     /// Replay recorded market data through the decoders, book sync and books.
     Replay(cmd::replay::ReplayArgs),
+    /// Inspect a journal: verify, dump, stats.
+    Journal(cmd::journal::JournalArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Replay(args) => cmd::replay::run(args),
+        Command::Journal(args) => cmd::journal::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod journal;
 pub mod replay;
 
 use std::path::PathBuf;

@@ -7,8 +7,13 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use crpbot_core::{Registry, Venue};
+use crpbot_core::{Clock, InstrumentId, LiveClock, MarketEvent, Registry, Venue};
 use crpbot_feeds::replay::{BboCsv, BinanceReplay, Published, ReplaySink};
+
+use crpbot_journal::codec;
+use crpbot_journal::{Reader, RecordType};
+
+use super::journal::JournalSink;
 
 /// Arguments of `crpbot replay`.
 #[derive(Debug, Args)]
@@ -27,11 +32,37 @@ pub struct ReplayArgs {
     /// Instrument configuration (TOML `[[instrument]]` tables) overlaid on the defaults.
     #[arg(long)]
     instruments: Option<PathBuf>,
+    /// Journal every raw frame, market event and book state change to this directory.
+    #[arg(long)]
+    journal: Option<PathBuf>,
+    /// Replay the raw frames of a journal instead of recordings, and check that the replay
+    /// produces exactly the market events the journal holds (reports the first divergence).
+    #[arg(long, conflicts_with = "inputs")]
+    from_journal: Option<PathBuf>,
 }
 
-struct NoSink;
-impl ReplaySink for NoSink {
-    fn on_book(&mut self, _p: &Published<'_>) {}
+/// Where a replay's output goes: the BBO CSV and/or the journal.
+struct Outputs<W: std::io::Write> {
+    csv: Option<BboCsv<W>>,
+    journal: Option<JournalSink>,
+}
+
+impl<W: std::io::Write> ReplaySink for Outputs<W> {
+    fn on_book(&mut self, p: &Published<'_>) {
+        if let Some(csv) = &mut self.csv {
+            csv.on_book(p);
+        }
+    }
+    fn on_event(&mut self, ev: &MarketEvent) {
+        if let Some(j) = &mut self.journal {
+            j.market(ev);
+        }
+    }
+    fn on_raw(&mut self, ts_local_ns: i64, frame: &[u8], context: Option<InstrumentId>) {
+        if let Some(j) = &mut self.journal {
+            j.raw_frame(ts_local_ns, frame, context);
+        }
+    }
 }
 
 pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
@@ -48,6 +79,9 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
             "replay of {} recordings is not supported yet (binance-spot, binance-usdm)",
             args.venue
         );
+    }
+    if let Some(dir) = &args.from_journal {
+        return from_journal(dir, &registry, args.venue, args.bbo_out.as_deref());
     }
     let inputs = if args.inputs.is_empty() {
         let dir = super::data_dir().join("binance-spot-l2");
@@ -72,17 +106,31 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         args.inputs
     };
     let mut replay = BinanceReplay::new(&registry, args.venue);
-    let stats = match &args.bbo_out {
+    let csv = match &args.bbo_out {
         Some(path) => {
             let file =
                 File::create(path).with_context(|| format!("creating {}", path.display()))?;
-            let mut csv = BboCsv::new(BufWriter::with_capacity(1 << 20, file), &registry)?;
-            let stats = replay.run(&inputs, &mut csv);
-            csv.finish().with_context(|| format!("writing {}", path.display()))?;
-            stats
+            Some(BboCsv::new(BufWriter::with_capacity(1 << 20, file), &registry)?)
         }
-        None => replay.run(&inputs, &mut NoSink),
+        None => None,
     };
+    let clock = LiveClock;
+    let journal = match &args.journal {
+        Some(dir) => {
+            let text = format!("crpbot replay --venue {} ({} inputs)", args.venue, inputs.len());
+            Some(JournalSink::open(dir, args.venue, &text, clock.now_ns())?)
+        }
+        None => None,
+    };
+    let mut out = Outputs { csv, journal };
+    let stats = replay.run(&inputs, &mut out);
+    if let (Some(csv), Some(path)) = (out.csv, &args.bbo_out) {
+        csv.finish().with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(j) = out.journal {
+        let n = j.finish(clock.now_ns())?;
+        eprintln!("crpbot replay: journaled {n} records");
+    }
     for issue in &stats.issues {
         eprintln!("crpbot replay: {}:{}: {}", issue.file, issue.line, issue.error);
     }
@@ -94,4 +142,121 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     }
     println!("{}", serde_json::to_string(&stats)?);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Compares a replay's events with the journaled ones, in order, and hashes them.
+struct Compare<W: std::io::Write> {
+    expected: Vec<MarketEvent>,
+    next: usize,
+    divergence: Option<(usize, String)>,
+    hash: u64,
+    csv: Option<BboCsv<W>>,
+}
+
+impl<W: std::io::Write> ReplaySink for Compare<W> {
+    fn on_book(&mut self, p: &Published<'_>) {
+        if let Some(csv) = &mut self.csv {
+            csv.on_book(p);
+        }
+    }
+    fn on_event(&mut self, ev: &MarketEvent) {
+        let mut buf = [0u8; codec::MAX_TYPED_LEN];
+        let n = codec::encode_market(ev, &mut buf);
+        self.hash = buf[..n]
+            .iter()
+            .fold(self.hash, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+        if self.divergence.is_none() {
+            match self.expected.get(self.next) {
+                Some(e) if e == ev => {}
+                Some(e) => {
+                    self.divergence =
+                        Some((self.next, format!("journal has {e:?}, replay made {ev:?}")))
+                }
+                None => {
+                    self.divergence =
+                        Some((self.next, format!("replay made an extra event {ev:?}")))
+                }
+            }
+        }
+        self.next += 1;
+    }
+}
+
+fn from_journal(
+    dir: &std::path::Path,
+    registry: &Registry,
+    venue: Venue,
+    bbo_out: Option<&std::path::Path>,
+) -> anyhow::Result<ExitCode> {
+    let mut expected = Vec::new();
+    let mut reader =
+        Reader::open(dir).with_context(|| format!("opening journal {}", dir.display()))?;
+    while let Some(rec) = reader.next_record() {
+        let rec = rec.with_context(|| format!("reading journal {}", dir.display()))?;
+        if rec.record_type == RecordType::MARKET_EVENT {
+            expected.push(codec::decode_market(rec.payload)?);
+        }
+    }
+    let csv = match bbo_out {
+        Some(path) => {
+            let file =
+                File::create(path).with_context(|| format!("creating {}", path.display()))?;
+            Some(BboCsv::new(BufWriter::with_capacity(1 << 20, file), registry)?)
+        }
+        None => None,
+    };
+    let mut cmp = Compare { expected, next: 0, divergence: None, hash: 0xcbf2_9ce4_8422_2325, csv };
+    let mut replay = BinanceReplay::new(registry, venue);
+    let mut reader =
+        Reader::open(dir).with_context(|| format!("opening journal {}", dir.display()))?;
+    let mut frame = Vec::with_capacity(1 << 16);
+    let (mut frames, mut bad) = (0u64, 0u64);
+    let start = std::time::Instant::now();
+    while let Some(rec) = reader.next_record() {
+        let rec = rec.with_context(|| format!("reading journal {}", dir.display()))?;
+        if rec.record_type != RecordType::RAW_FRAME {
+            continue;
+        }
+        let codec::Decoded::RawFrame { venue: v, instrument, frame: bytes } =
+            codec::decode(rec.record_type, rec.ver, rec.payload)?
+        else {
+            continue;
+        };
+        if v != venue {
+            continue;
+        }
+        frames += 1;
+        frame.clear();
+        frame.extend_from_slice(bytes);
+        if replay.feed(&mut frame, rec.ts_ns, instrument, &mut cmp).is_err() {
+            bad += 1;
+        }
+    }
+    let mut stats = replay.stats();
+    stats.elapsed_s = start.elapsed().as_secs_f64();
+    if cmp.divergence.is_none() && cmp.next != cmp.expected.len() {
+        cmp.divergence = Some((
+            cmp.next,
+            format!("journal holds {} events, replay made {}", cmp.expected.len(), cmp.next),
+        ));
+    }
+    if let (Some(csv), Some(path)) = (cmp.csv.take(), bbo_out) {
+        csv.finish().with_context(|| format!("writing {}", path.display()))?;
+    }
+    let mut out = serde_json::to_value(&stats)?;
+    if let Some(o) = out.as_object_mut() {
+        o.insert("journal_frames".into(), frames.into());
+        o.insert("undecodable_frames".into(), bad.into());
+        o.insert("events_compared".into(), cmp.next.into());
+        o.insert("events_hash".into(), format!("{:016x}", cmp.hash).into());
+        o.insert(
+            "first_divergence".into(),
+            cmp.divergence.as_ref().map_or(
+                serde_json::Value::Null,
+                |(i, d)| serde_json::json!({"event_index": i, "detail": d}),
+            ),
+        );
+    }
+    println!("{out}");
+    Ok(if cmp.divergence.is_none() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
