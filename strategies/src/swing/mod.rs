@@ -1,0 +1,11 @@
+//! Swing lane (placeholder docs, expanded below).
+
+pub mod candles;
+pub mod indicators;
+pub mod ta;
+
+pub use candles::{
+    Candle, CandleError, Interval, LoadError, PartialPolicy, ResampleError, Trade,
+    candles_from_trades, load_klines, load_trades, locate_data_dir, resample, validate_candles,
+};
+pub use indicators::{INDICATOR_NAMES, Indicators};
