@@ -2,7 +2,11 @@
 
 pub mod candles;
 pub mod indicators;
+pub mod linalg;
+pub mod rng;
+pub mod special;
 pub mod ta;
+pub mod theories;
 
 pub use candles::{
     Candle, CandleError, Interval, LoadError, PartialPolicy, ResampleError, Trade,
