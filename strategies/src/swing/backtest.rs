@@ -260,7 +260,7 @@ impl StrategySet {
                     for a in [15.0, 20.0, 25.0, 30.0] {
                         let pos = (0..n)
                             .map(|i| {
-                                if !(adx[i] > a) {
+                                if adx[i].is_nan() || adx[i] <= a {
                                     0.0
                                 } else if hist[i] > 0.0 && dir[i] > 0.0 {
                                     1.0
@@ -353,7 +353,7 @@ pub fn theory_composite(close: &[f64], window: usize, stride: usize) -> Vec<f64>
     let mut out = vec![0.0; n];
     let mut cur = 0.0;
     for i in 0..n {
-        if i + 1 >= window && (i + 1 - window) % stride.max(1) == 0 {
+        if i + 1 >= window && (i + 1 - window).is_multiple_of(stride.max(1)) {
             let w = &close[i + 1 - window..=i];
             let r: Vec<f64> = w.windows(2).map(|p| (p[1] / p[0]).ln()).collect();
             let drift: f64 = r.iter().sum();

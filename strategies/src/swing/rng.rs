@@ -55,16 +55,20 @@ impl Rng {
             % n.max(1)
     }
 
-    /// Standard normal (Box–Muller).
+    /// Standard normal (Marsaglia polar method; no trigonometry).
     pub fn normal(&mut self) -> f64 {
         if let Some(v) = self.spare.take() {
             return v;
         }
-        let u1 = 1.0 - self.f64();
-        let u2 = self.f64();
-        let r = (-2.0 * u1.ln()).sqrt();
-        let th = 2.0 * std::f64::consts::PI * u2;
-        self.spare = Some(r * th.sin());
-        r * th.cos()
+        loop {
+            let u = 2.0 * self.f64() - 1.0;
+            let v = 2.0 * self.f64() - 1.0;
+            let s = u * u + v * v;
+            if s > 0.0 && s < 1.0 {
+                let m = (-2.0 * s.ln() / s).sqrt();
+                self.spare = Some(v * m);
+                return u * m;
+            }
+        }
     }
 }

@@ -33,12 +33,10 @@ pub fn sma(x: &[f64], period: usize) -> Vec<f64> {
     for v in &x[..period - 1] {
         total += v;
     }
-    let mut trailing = 0;
-    for i in period - 1..n {
+    for (trailing, i) in (period - 1..n).enumerate() {
         total += x[i];
         let t = total;
         total -= x[trailing];
-        trailing += 1;
         out[i] = t / period as f64;
     }
     out

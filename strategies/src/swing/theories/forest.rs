@@ -80,20 +80,24 @@ impl Builder<'_> {
         }
         let parent = gini(pos, n);
         let mut best: Option<(f64, usize, f64)> = None;
+        let mut pairs: Vec<(f64, bool)> = Vec::with_capacity(idx.len());
         for &f in &feats[..self.mtry.min(nf)] {
-            let mut vals: Vec<f64> = idx.iter().map(|i| self.x[*i][f]).collect();
-            vals.sort_by(f64::total_cmp);
+            pairs.clear();
+            pairs.extend(idx.iter().map(|i| (self.x[*i][f], self.y[*i])));
+            pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
+            // Prefix counts of positives, then evaluate quantile thresholds in one sweep.
+            let m = pairs.len();
+            let mut prefix = Vec::with_capacity(m + 1);
+            prefix.push(0usize);
+            for (_, lab) in &pairs {
+                let last = prefix[prefix.len() - 1];
+                prefix.push(last + usize::from(*lab));
+            }
             for t in 1..=self.p.thresholds {
-                let q = vals[(t * (vals.len() - 1)) / (self.p.thresholds + 1)];
-                let (mut nl, mut pl) = (0.0, 0.0);
-                for i in &idx {
-                    if self.x[*i][f] <= q {
-                        nl += 1.0;
-                        if self.y[*i] {
-                            pl += 1.0;
-                        }
-                    }
-                }
+                let q = pairs[(t * (m - 1)) / (self.p.thresholds + 1)].0;
+                // Rows with value <= q form the left child.
+                let nl_i = pairs.partition_point(|(v, _)| *v <= q);
+                let (nl, pl) = (nl_i as f64, prefix[nl_i] as f64);
                 let nr = n - nl;
                 if nl < self.p.min_leaf as f64 || nr < self.p.min_leaf as f64 {
                     continue;

@@ -78,12 +78,13 @@ fn simulate(mut step: impl FnMut() -> f64, p: &MonteCarloParams, tp: f64, sl: f6
     let (ln_tp, ln_sl) = ((1.0 + tp).ln(), (1.0 - sl).ln());
     let mut tp_first = 0usize;
     for _ in 0..p.paths {
-        let (mut lp, mut peak, mut dd) = (0.0f64, 0.0f64, 0.0f64);
+        // Drawdown tracked in log space; converted once per path.
+        let (mut lp, mut peak, mut ldd) = (0.0f64, 0.0f64, 0.0f64);
         let mut decided = false;
         for _ in 0..p.horizon {
             lp += step();
             peak = peak.max(lp);
-            dd = dd.max(1.0 - (lp - peak).exp());
+            ldd = ldd.max(peak - lp);
             if !decided {
                 if lp >= ln_tp {
                     tp_first += 1;
@@ -94,7 +95,7 @@ fn simulate(mut step: impl FnMut() -> f64, p: &MonteCarloParams, tp: f64, sl: f6
             }
         }
         finals.push(lp.exp() - 1.0);
-        dds.push(dd);
+        dds.push(1.0 - (-ldd).exp());
     }
     let n = p.paths.max(1) as f64;
     let prob_profit = finals.iter().filter(|r| **r > 0.0).count() as f64 / n;
