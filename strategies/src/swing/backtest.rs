@@ -412,9 +412,10 @@ pub struct Report {
     pub in_sample_annual_return: f64,
     /// Metrics of the concatenated out-of-sample returns.
     pub out_of_sample: Metrics,
-    /// Walk-forward efficiency: OOS annual return / mean IS annual return.
+    /// Walk-forward efficiency: OOS annual return / mean IS annual return (NaN, i.e. JSON
+    /// `null`, when the in-sample figure is not positive).
     pub walk_forward_efficiency: f64,
-    /// OOS Sharpe / mean IS Sharpe.
+    /// OOS Sharpe / mean IS Sharpe (NaN when the in-sample Sharpe is not positive).
     pub sharpe_efficiency: f64,
 }
 
@@ -532,7 +533,8 @@ pub fn swing_backtest_with(
     let is_sharpe = folds.iter().map(|f| f.in_sample.sharpe).sum::<f64>() / nf;
     let is_ann = folds.iter().map(|f| f.in_sample.annual_return).sum::<f64>() / nf;
     let out_of_sample = metrics(&oos_r, &oos_p, bpy);
-    let div = |a: f64, b: f64| if b != 0.0 { a / b } else { f64::NAN };
+    // Efficiency ratios are only meaningful against a positive in-sample figure.
+    let div = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::NAN };
     Ok(Report {
         strategy: strategy.to_string(),
         walk_forward: wf,

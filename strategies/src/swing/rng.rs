@@ -49,10 +49,9 @@ impl Rng {
         (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
     }
 
-    /// Uniform index in `0..n` (`n > 0`).
+    /// Uniform index in `0..n` (multiply-high; `0` when `n == 0`).
     pub fn below(&mut self, n: usize) -> usize {
-        ((self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64) * n as f64) as usize
-            % n.max(1)
+        ((u128::from(self.next_u64()) * n as u128) >> 64) as usize
     }
 
     /// Standard normal (Marsaglia polar method; no trigonometry).
