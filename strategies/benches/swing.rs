@@ -20,6 +20,40 @@ fn benches(c: &mut Criterion) {
     };
     let candles = load_klines(path).unwrap();
     let last200 = &candles[candles.len() - 200..];
+    // CPU time on this thread (Linux schedstat), independent of how loaded the machine is.
+    let cpu_ns = || -> Option<u64> {
+        std::fs::read_to_string("/proc/thread-self/schedstat")
+            .ok()?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
+    };
+    let report = |label: &str, reps: u32, f: &dyn Fn()| {
+        let (c0, t0) = (cpu_ns(), std::time::Instant::now());
+        for _ in 0..reps {
+            f();
+        }
+        let wall = t0.elapsed() / reps;
+        match (c0, cpu_ns()) {
+            (Some(a), Some(b)) => eprintln!(
+                "{label}: wall {wall:?}, on-CPU {:?} per call",
+                Duration::from_nanos((b - a) / u64::from(reps))
+            ),
+            _ => eprintln!("{label}: wall {wall:?} per call"),
+        }
+    };
+    report("analyze 200 bars", 20, &|| {
+        black_box(analyze(last200, 200, None).unwrap());
+    });
+    report("analyze full history", 5, &|| {
+        black_box(analyze(&candles, 200, None).unwrap());
+    });
+    for s in ["trend", "meanrev", "theories"] {
+        report(&format!("walk-forward {s}"), 3, &|| {
+            black_box(swing_backtest(&candles, s, WalkForward::default()).unwrap());
+        });
+    }
     let mut g = c.benchmark_group("analyze");
     g.sample_size(20).measurement_time(Duration::from_secs(5));
     g.bench_function("window200_on_200_bars", |b| {

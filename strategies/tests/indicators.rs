@@ -16,6 +16,7 @@ fn indicators_match_talib_on_btc_1h() {
         .map(|v| v.as_u64().expect("u64") as usize)
         .collect();
     let mut failures = Vec::new();
+    let mut worst = (0.0f64, "");
     for name in INDICATOR_NAMES {
         let exp = fx["series"][name].as_array().unwrap_or_else(|| panic!("fixture lacks {name}"));
         let got = ind.get(name).expect("series");
@@ -29,6 +30,10 @@ fn indicators_match_talib_on_btc_1h() {
                 }
                 Some(e) => {
                     checked += 1;
+                    let rel = (got[i] - e).abs() / e.abs().max(1e-9);
+                    if rel > worst.0 && (got[i] - e).abs() > 1e-9 {
+                        worst = (rel, name);
+                    }
                     if !common::close(got[i], e, 1e-6) {
                         failures.push(format!("{name}[{i}]: got {} expected {e}", got[i]));
                     }
@@ -37,6 +42,7 @@ fn indicators_match_talib_on_btc_1h() {
         }
         assert!(checked > 300, "{name}: only {checked} values checked");
     }
+    eprintln!("max relative difference vs TA-Lib/numpy: {:.3e} ({})", worst.0, worst.1);
     assert!(
         failures.is_empty(),
         "{} mismatches:\n{}",
