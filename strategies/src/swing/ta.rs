@@ -171,13 +171,37 @@ pub fn macd(x: &[f64], fast: usize, slow: usize, signal: usize) -> [Vec<f64>; 3]
 /// Highest value over `period` bars (`TA_MAX`).
 #[must_use]
 pub fn max(x: &[f64], period: usize) -> Vec<f64> {
-    rolling(x, period, |w| w.iter().copied().fold(f64::NEG_INFINITY, f64::max))
+    rolling_extreme(x, period, |a, b| a >= b)
 }
 
 /// Lowest value over `period` bars (`TA_MIN`).
 #[must_use]
 pub fn min(x: &[f64], period: usize) -> Vec<f64> {
-    rolling(x, period, |w| w.iter().copied().fold(f64::INFINITY, f64::min))
+    rolling_extreme(x, period, |a, b| a <= b)
+}
+
+/// Rolling extreme in O(n) with a monotonic deque; `keep(a, b)` is true when `a` dominates `b`.
+fn rolling_extreme(x: &[f64], period: usize, keep: impl Fn(f64, f64) -> bool) -> Vec<f64> {
+    let n = x.len();
+    let mut out = nan(n);
+    if period == 0 || n < period {
+        return out;
+    }
+    let mut dq: std::collections::VecDeque<usize> =
+        std::collections::VecDeque::with_capacity(period);
+    for i in 0..n {
+        while dq.back().is_some_and(|&j| keep(x[i], x[j])) {
+            dq.pop_back();
+        }
+        dq.push_back(i);
+        if dq.front().is_some_and(|&j| j + period <= i) {
+            dq.pop_front();
+        }
+        if i + 1 >= period {
+            out[i] = dq.front().map_or(f64::NAN, |&j| x[j]);
+        }
+    }
+    out
 }
 
 /// Apply `f` to each full trailing window of `period` values.
