@@ -151,6 +151,13 @@ pub fn strategy_returns(
 
 /// Metrics of strategy returns `r` held with positions `pos` (`pos[t]` earns `r[t+1]`).
 #[must_use]
+/// # Examples
+/// ```
+/// use crpbot_strategies::swing::backtest::metrics;
+/// let m = metrics(&[0.0, 0.1, -0.05], &[1.0, 1.0, 0.0], 365.0);
+/// assert_eq!(m.trades, 1);
+/// assert!((m.max_drawdown - 0.05).abs() < 1e-12);
+/// ```
 pub fn metrics(r: &[f64], pos: &[f64], bars_per_year: f64) -> Metrics {
     let n = r.len();
     let nf = n.max(1) as f64;
@@ -348,6 +355,13 @@ impl StrategySet {
 /// lag-1 ACF signals over the last `window` closes), recomputed every `stride` bars and held
 /// in between; 0 before the first full window. Causal.
 #[must_use]
+/// # Examples
+/// ```
+/// let c: Vec<f64> = (0..300).map(|i| 100.0 + i as f64).collect();
+/// let s = crpbot_strategies::swing::backtest::theory_composite(&c, 200, 24);
+/// assert_eq!(s[198], 0.0);
+/// assert!(s[299] > 0.0);
+/// ```
 pub fn theory_composite(close: &[f64], window: usize, stride: usize) -> Vec<f64> {
     let n = close.len();
     let mut out = vec![0.0; n];

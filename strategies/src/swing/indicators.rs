@@ -193,6 +193,15 @@ pub(crate) fn num(v: f64) -> Value {
 /// Supertrend line and direction (+1 up, −1 down) from TA-Lib ATR(`period`) and
 /// `hl2 ± mult·ATR` final bands; starts at bar `period` with direction up.
 #[must_use]
+/// # Examples
+/// ```
+/// let h: Vec<f64> = (0..30).map(|i| 101.0 + i as f64).collect();
+/// let l: Vec<f64> = h.iter().map(|v| v - 2.0).collect();
+/// let c: Vec<f64> = h.iter().map(|v| v - 1.0).collect();
+/// let (st, dir) = crpbot_strategies::swing::indicators::supertrend(&h, &l, &c, 10, 3.0);
+/// assert_eq!(dir[29], 1.0);
+/// assert!(st[29] < c[29]);
+/// ```
 pub fn supertrend(
     h: &[f64],
     l: &[f64],
@@ -282,6 +291,11 @@ pub fn cmf(h: &[f64], l: &[f64], c: &[f64], v: &[f64], period: usize) -> Vec<f64
 /// Z-score of the close against its `period`-bar mean and population standard deviation
 /// (two-pass); 0 when the deviation is 0.
 #[must_use]
+/// # Examples
+/// ```
+/// let z = crpbot_strategies::swing::indicators::zscore(&[1.0, 3.0], 2);
+/// assert_eq!(z[1], 1.0);
+/// ```
 pub fn zscore(x: &[f64], period: usize) -> Vec<f64> {
     ta::rolling(x, period, |w| {
         let m = w.iter().sum::<f64>() / w.len() as f64;
@@ -294,6 +308,11 @@ pub fn zscore(x: &[f64], period: usize) -> Vec<f64> {
 /// Percentile rank of the close within the last `period` closes (inclusive):
 /// `100 · #{x_j ≤ x_now} / period`.
 #[must_use]
+/// # Examples
+/// ```
+/// let r = crpbot_strategies::swing::indicators::pct_rank(&[3.0, 1.0, 2.0, 4.0], 4);
+/// assert_eq!(r[3], 100.0);
+/// ```
 pub fn pct_rank(x: &[f64], period: usize) -> Vec<f64> {
     ta::rolling(x, period, |w| {
         let last = w[w.len() - 1];

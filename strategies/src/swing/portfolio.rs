@@ -76,6 +76,11 @@ pub struct PortfolioReport {
 
 /// Euclidean projection onto `{w : Σw = 1, 0 ≤ w_i ≤ cap}` (bisection on the shift).
 #[must_use]
+/// # Examples
+/// ```
+/// let w = crpbot_strategies::swing::portfolio::project_capped_simplex(&[5.0, 0.0, 0.0, 0.0], 0.3);
+/// assert!((w[0] - 0.3).abs() < 1e-12 && (w.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+/// ```
 pub fn project_capped_simplex(v: &[f64], cap: f64) -> Vec<f64> {
     let f = |tau: f64| v.iter().map(|x| (x - tau).clamp(0.0, cap)).sum::<f64>();
     let (mut lo, mut hi) = (

@@ -199,12 +199,20 @@ pub fn norm_ppf(p: f64) -> f64 {
 
 /// Chi-square survival function.
 #[must_use]
+/// # Examples
+/// ```
+/// assert!((crpbot_strategies::swing::special::chi2_sf(3.841458820694124, 1.0) - 0.05).abs() < 1e-12);
+/// ```
 pub fn chi2_sf(x: f64, df: f64) -> f64 {
     gamma_q(df / 2.0, x / 2.0)
 }
 
 /// F-distribution survival function.
 #[must_use]
+/// # Examples
+/// ```
+/// assert!((crpbot_strategies::swing::special::f_sf(1.0, 4.0, 4.0) - 0.5).abs() < 1e-12);
+/// ```
 pub fn f_sf(x: f64, d1: f64, d2: f64) -> f64 {
     if x <= 0.0 {
         return 1.0;

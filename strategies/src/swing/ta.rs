@@ -85,6 +85,13 @@ pub fn ema(x: &[f64], period: usize) -> Vec<f64> {
 
 /// `TA_RSI` (Wilder smoothing), first value at `period`.
 #[must_use]
+/// # Examples
+/// ```
+/// use crpbot_strategies::swing::ta;
+/// let r = ta::rsi(&[1.0, 2.0, 3.0, 2.0, 3.0, 4.0], 3);
+/// assert!(r[2].is_nan());
+/// assert!((r[3] - 66.66666666666667).abs() < 1e-9);
+/// ```
 pub fn rsi(x: &[f64], period: usize) -> Vec<f64> {
     wilder_osc(x, period, |g, l| {
         let t = g + l;
@@ -94,6 +101,12 @@ pub fn rsi(x: &[f64], period: usize) -> Vec<f64> {
 
 /// `TA_CMO`: Chande momentum oscillator with TA-Lib's Wilder-smoothed gains and losses.
 #[must_use]
+/// # Examples
+/// ```
+/// use crpbot_strategies::swing::ta;
+/// let r = ta::cmo(&[1.0, 2.0, 3.0, 4.0], 2);
+/// assert_eq!(r[2], 100.0);
+/// ```
 pub fn cmo(x: &[f64], period: usize) -> Vec<f64> {
     wilder_osc(x, period, |g, l| {
         let t = g + l;
@@ -140,6 +153,14 @@ fn wilder_osc(x: &[f64], period: usize, f: impl Fn(f64, f64) -> f64) -> Vec<f64>
 /// EMA is seeded so that its first value lines up with the slow EMA's (`slow - 1`), i.e. with
 /// the SMA of the `fast` bars ending there; all outputs start at `slow + signal - 2`.
 #[must_use]
+/// # Examples
+/// ```
+/// use crpbot_strategies::swing::ta;
+/// let x: Vec<f64> = (0..40).map(|i| i as f64).collect();
+/// let [m, s, h] = ta::macd(&x, 12, 26, 9);
+/// assert!(m[32].is_nan() && !m[33].is_nan());
+/// assert!((m[39] - s[39] - h[39]).abs() < 1e-12);
+/// ```
 pub fn macd(x: &[f64], fast: usize, slow: usize, signal: usize) -> [Vec<f64>; 3] {
     let n = x.len();
     let (fast, slow) = if slow < fast { (slow, fast) } else { (fast, slow) };
@@ -220,6 +241,14 @@ pub(crate) fn rolling(x: &[f64], period: usize, f: impl Fn(&[f64]) -> f64) -> Ve
 /// Stochastic %K/%D (`TA_STOCH` with SMA smoothing): fast %K over `k_period`, slow %K = SMA
 /// `slow_k` of it, %D = SMA `d` of slow %K.
 #[must_use]
+/// # Examples
+/// ```
+/// use crpbot_strategies::swing::ta;
+/// let h = [2.0, 3.0, 4.0, 5.0, 6.0];
+/// let l = [1.0, 2.0, 3.0, 4.0, 5.0];
+/// let [k, d] = ta::stoch(&h, &l, &h, 2, 2, 2);
+/// assert_eq!((k[3], d[4]), (100.0, 100.0));
+/// ```
 pub fn stoch(
     h: &[f64],
     l: &[f64],
@@ -267,6 +296,12 @@ pub(crate) fn sma_skip(x: &[f64], period: usize) -> Vec<f64> {
 
 /// Williams %R (`TA_WILLR`), in [−100, 0].
 #[must_use]
+/// # Examples
+/// ```
+/// use crpbot_strategies::swing::ta;
+/// let w = ta::willr(&[2.0, 4.0], &[1.0, 1.0], &[1.5, 1.0], 2);
+/// assert_eq!(w[1], -100.0);
+/// ```
 pub fn willr(h: &[f64], l: &[f64], c: &[f64], period: usize) -> Vec<f64> {
     let hh = max(h, period);
     let ll = min(l, period);
@@ -283,6 +318,11 @@ pub fn willr(h: &[f64], l: &[f64], c: &[f64], period: usize) -> Vec<f64> {
 
 /// Rate of change in percent (`TA_ROC`).
 #[must_use]
+/// # Examples
+/// ```
+/// use crpbot_strategies::swing::ta;
+/// assert_eq!(ta::roc(&[100.0, 110.0], 1)[1], 10.000000000000009);
+/// ```
 pub fn roc(x: &[f64], period: usize) -> Vec<f64> {
     (0..x.len())
         .map(|i| {
@@ -297,6 +337,12 @@ pub fn roc(x: &[f64], period: usize) -> Vec<f64> {
 
 /// True range (`TA_TRANGE`), from index 1.
 #[must_use]
+/// # Examples
+/// ```
+/// use crpbot_strategies::swing::ta;
+/// let tr = ta::trange(&[10.0, 12.0], &[9.0, 11.0], &[9.5, 11.5]);
+/// assert_eq!(tr[1], 2.5);
+/// ```
 pub fn trange(h: &[f64], l: &[f64], c: &[f64]) -> Vec<f64> {
     let mut out = nan(c.len());
     for i in 1..c.len() {
@@ -320,6 +366,12 @@ fn true_range(h: f64, l: f64, yc: f64) -> f64 {
 
 /// Average true range (`TA_ATR`, Wilder), first value at `period`.
 #[must_use]
+/// # Examples
+/// ```
+/// use crpbot_strategies::swing::ta;
+/// let a = ta::atr(&[2.0; 5], &[1.0; 5], &[1.5; 5], 3);
+/// assert_eq!(a[3], 1.0);
+/// ```
 pub fn atr(h: &[f64], l: &[f64], c: &[f64], period: usize) -> Vec<f64> {
     let n = c.len();
     let mut out = nan(n);
@@ -342,6 +394,12 @@ pub fn atr(h: &[f64], l: &[f64], c: &[f64], period: usize) -> Vec<f64> {
 /// Bollinger bands (`TA_BBANDS`, SMA middle, population standard deviation from TA-Lib's
 /// running sum of squares): upper, middle, lower.
 #[must_use]
+/// # Examples
+/// ```
+/// use crpbot_strategies::swing::ta;
+/// let [u, m, l] = ta::bbands(&[1.0, 3.0], 2, 2.0);
+/// assert_eq!((u[1], m[1], l[1]), (4.0, 2.0, 0.0));
+/// ```
 pub fn bbands(x: &[f64], period: usize, k: f64) -> [Vec<f64>; 3] {
     let n = x.len();
     let mid = sma(x, period);
@@ -371,6 +429,15 @@ pub fn bbands(x: &[f64], period: usize, k: f64) -> [Vec<f64>; 3] {
 /// Directional movement: ADX, +DI and −DI (`TA_ADX`, `TA_PLUS_DI`, `TA_MINUS_DI`, Wilder).
 /// +DI/−DI start at `period`, ADX at `2 * period - 1`.
 #[must_use]
+/// # Examples
+/// ```
+/// use crpbot_strategies::swing::ta;
+/// let h: Vec<f64> = (0..40).map(|i| 10.0 + i as f64).collect();
+/// let l: Vec<f64> = h.iter().map(|v| v - 1.0).collect();
+/// let [adx, p, m] = ta::adx_di(&h, &l, &h, 14);
+/// assert!(adx[26].is_nan() && (adx[27] - 100.0).abs() < 1e-9);
+/// assert!(p[39] > 0.0 && m[39] == 0.0);
+/// ```
 pub fn adx_di(h: &[f64], l: &[f64], c: &[f64], period: usize) -> [Vec<f64>; 3] {
     let n = c.len();
     let (mut adx, mut pdi, mut mdi) = (nan(n), nan(n), nan(n));
@@ -428,6 +495,13 @@ pub fn adx_di(h: &[f64], l: &[f64], c: &[f64], period: usize) -> [Vec<f64>; 3] {
 
 /// TRIX (`TA_TRIX`): 1-bar rate of change (percent) of a triple EMA.
 #[must_use]
+/// # Examples
+/// ```
+/// use crpbot_strategies::swing::ta;
+/// let x: Vec<f64> = (1..60).map(|i| i as f64).collect();
+/// let t = ta::trix(&x, 5);
+/// assert!(t[12].is_nan() && t[13] > 0.0);
+/// ```
 pub fn trix(x: &[f64], period: usize) -> Vec<f64> {
     let e3 = ema(&ema(&ema(x, period), period), period);
     (0..x.len())
@@ -443,6 +517,11 @@ pub fn trix(x: &[f64], period: usize) -> Vec<f64> {
 
 /// On-balance volume (`TA_OBV`, starting from the first bar's volume).
 #[must_use]
+/// # Examples
+/// ```
+/// use crpbot_strategies::swing::ta;
+/// assert_eq!(ta::obv(&[1.0, 2.0, 1.5], &[5.0, 3.0, 2.0]), vec![5.0, 8.0, 6.0]);
+/// ```
 pub fn obv(c: &[f64], v: &[f64]) -> Vec<f64> {
     let mut out = nan(c.len());
     if c.is_empty() {
@@ -463,6 +542,12 @@ pub fn obv(c: &[f64], v: &[f64]) -> Vec<f64> {
 
 /// Money flow index (`TA_MFI`), first value at `period`.
 #[must_use]
+/// # Examples
+/// ```
+/// use crpbot_strategies::swing::ta;
+/// let m = ta::mfi(&[2.0, 3.0, 4.0], &[1.0, 2.0, 3.0], &[1.5, 2.5, 3.5], &[10.0; 3], 2);
+/// assert_eq!(m[2], 100.0);
+/// ```
 pub fn mfi(h: &[f64], l: &[f64], c: &[f64], v: &[f64], period: usize) -> Vec<f64> {
     let n = c.len();
     let mut out = nan(n);
@@ -509,6 +594,11 @@ pub fn mfi(h: &[f64], l: &[f64], c: &[f64], v: &[f64], period: usize) -> Vec<f64
 
 /// Chaikin accumulation/distribution line (`TA_AD`).
 #[must_use]
+/// # Examples
+/// ```
+/// use crpbot_strategies::swing::ta;
+/// assert_eq!(ta::ad(&[2.0], &[0.0], &[2.0], &[10.0]), vec![10.0]);
+/// ```
 pub fn ad(h: &[f64], l: &[f64], c: &[f64], v: &[f64]) -> Vec<f64> {
     let mut acc = 0.0;
     (0..c.len())
@@ -524,6 +614,12 @@ pub fn ad(h: &[f64], l: &[f64], c: &[f64], v: &[f64]) -> Vec<f64> {
 
 /// Linear-regression slope per bar (`TA_LINEARREG_SLOPE`).
 #[must_use]
+/// # Examples
+/// ```
+/// use crpbot_strategies::swing::ta;
+/// let s = ta::linreg_slope(&[1.0, 3.0, 5.0, 7.0], 3);
+/// assert!((s[3] - 2.0).abs() < 1e-12);
+/// ```
 pub fn linreg_slope(x: &[f64], period: usize) -> Vec<f64> {
     let p = period as f64;
     let sum_x = p * (p - 1.0) * 0.5;

@@ -177,6 +177,14 @@ pub struct Markov {
 /// when `|R| > 0.75 σ √20`; else high-vol range when `v > 1.25 σ`; consolidation when
 /// `v < 0.6 σ`; otherwise low-vol range.
 #[must_use]
+/// # Examples
+/// ```
+/// use crpbot_strategies::swing::theories::markov;
+/// let c: Vec<f64> = (0..100).map(|i| 100.0 + i as f64).collect();
+/// let m = markov(&c, &c, &c);
+/// assert_eq!(m.state, "breakout");
+/// assert!(m.signal > 0.9);
+/// ```
 pub fn markov(high: &[f64], low: &[f64], close: &[f64]) -> Markov {
     let n = close.len();
     let r: Vec<f64> = close.windows(2).map(|w| (w[1] / w[0]).ln()).collect();

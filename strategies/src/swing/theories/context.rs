@@ -130,6 +130,11 @@ pub struct GlobalMarket {
 ///
 /// # Errors
 /// [`ContextError::Parse`] when the body is not JSON or has no `data` object.
+/// # Examples
+/// ```
+/// let g = crpbot_strategies::swing::theories::parse_global(r#"{"data":{"market_cap_percentage":{"btc":58.8}}}"#).unwrap();
+/// assert_eq!(g.btc_dominance_pct, Some(58.8));
+/// ```
 pub fn parse_global(body: &str) -> Result<GlobalMarket, ContextError> {
     let v: Value = serde_json::from_str(body).map_err(|e| ContextError::Parse(e.to_string()))?;
     let d = v
@@ -171,6 +176,11 @@ pub struct FearGreed {
 ///
 /// # Errors
 /// [`ContextError::Parse`] on bad JSON, a non-null `metadata.error` or no usable entry.
+/// # Examples
+/// ```
+/// let f = crpbot_strategies::swing::theories::parse_fear_greed(r#"{"data":[{"value":"20","value_classification":"Extreme Fear","timestamp":"1762560000"}],"metadata":{"error":null}}"#).unwrap();
+/// assert_eq!((f.value, f.classification.as_str()), (20.0, "Extreme Fear"));
+/// ```
 pub fn parse_fear_greed(body: &str) -> Result<FearGreed, ContextError> {
     let v: Value = serde_json::from_str(body).map_err(|e| ContextError::Parse(e.to_string()))?;
     if let Some(e) = v.pointer("/metadata/error").filter(|e| !e.is_null()) {

@@ -82,6 +82,13 @@ pub fn acf(x: &[f64], nlags: usize) -> Result<Vec<f64>, StatError> {
 ///
 /// # Errors
 /// As [`acf`].
+/// # Examples
+/// ```
+/// let x: Vec<f64> = (0..100).map(|i| ((i * 7919) % 101) as f64).collect();
+/// let p = crpbot_strategies::swing::theories::pacf(&x, 5).unwrap();
+/// assert_eq!(p.len(), 6);
+/// assert_eq!(p[0], 1.0);
+/// ```
 pub fn pacf(x: &[f64], nlags: usize) -> Result<Vec<f64>, StatError> {
     check("pacf", x, nlags + 2)?;
     let d = demeaned(x);
@@ -125,6 +132,12 @@ pub struct LjungBox {
 ///
 /// # Errors
 /// As [`acf`].
+/// # Examples
+/// ```
+/// let x: Vec<f64> = (0..200).map(|i| if i % 2 == 0 { 1.0 } else { -1.0 }).collect();
+/// let lb = crpbot_strategies::swing::theories::ljung_box(&x, 20).unwrap();
+/// assert!(lb.p_value < 1e-10);
+/// ```
 pub fn ljung_box(x: &[f64], lags: usize) -> Result<LjungBox, StatError> {
     let a = acf(x, lags)?;
     let n = x.len() as f64;
@@ -155,6 +168,14 @@ pub struct Adf {
 ///
 /// # Errors
 /// [`StatError`] for fewer than 8 values, non-finite or constant input.
+/// # Examples
+/// ```
+/// use crpbot_strategies::swing::{rng::Rng, theories::adfuller};
+/// let mut r = Rng::new(3);
+/// let noise: Vec<f64> = (0..300).map(|_| r.normal()).collect();
+/// let a = adfuller(&noise).unwrap();
+/// assert!(a.p_value < 0.01 && a.statistic < a.critical_values["1%"]);
+/// ```
 pub fn adfuller(x: &[f64]) -> Result<Adf, StatError> {
     const T: &str = "adf";
     check(T, x, 8)?;
@@ -205,6 +226,11 @@ pub fn adfuller(x: &[f64]) -> Result<Adf, StatError> {
 
 /// MacKinnon (1994) p-value for the constant-only, one-variable ADF statistic.
 #[must_use]
+/// # Examples
+/// ```
+/// let p = crpbot_strategies::swing::theories::mackinnon_p(-2.86);
+/// assert!((p - 0.05).abs() < 0.005);
+/// ```
 pub fn mackinnon_p(stat: f64) -> f64 {
     const SMALL: [f64; 3] = [2.1659, 1.4412, 0.038269];
     const LARGE: [f64; 4] = [1.7339, 0.93202, -0.12745, -0.010368];
@@ -221,6 +247,11 @@ pub fn mackinnon_p(stat: f64) -> f64 {
 
 /// MacKinnon (2010) critical values (constant, one variable) for `nobs` observations.
 #[must_use]
+/// # Examples
+/// ```
+/// let c = crpbot_strategies::swing::theories::mackinnon_crit(200);
+/// assert!((c["5%"] + 2.876).abs() < 1e-3);
+/// ```
 pub fn mackinnon_crit(nobs: usize) -> BTreeMap<String, f64> {
     const TAU: [(&str, [f64; 4]); 3] = [
         ("1%", [-3.43035, -6.5393, -16.786, -79.433]),
@@ -280,6 +311,13 @@ fn levene_w(groups: &[&[f64]], center: impl Fn(&[f64]) -> f64) -> (f64, f64) {
 ///
 /// # Errors
 /// [`StatError`] when a sample has fewer than 2 values or is not finite.
+/// # Examples
+/// ```
+/// let a = [1.0, -1.0, 1.0, -1.0, 1.0, -1.0];
+/// let b = [5.0, -5.0, 5.0, -5.0, 5.0, -5.0];
+/// let l = crpbot_strategies::swing::theories::levene(&a, &b).unwrap();
+/// assert!(l.p_value < 0.001);
+/// ```
 pub fn levene(a: &[f64], b: &[f64]) -> Result<Levene, StatError> {
     check("levene", a, 2)?;
     check("levene", b, 2)?;
@@ -308,6 +346,12 @@ pub struct VarianceRatio {
 ///
 /// # Errors
 /// [`StatError`] when `r` is shorter than `2q + 1`, constant or not finite.
+/// # Examples
+/// ```
+/// let r: Vec<f64> = (0..400).map(|i| if (i / 8) % 2 == 0 { 1.0 } else { -1.0 }).collect();
+/// let v = crpbot_strategies::swing::theories::variance_ratio(&r, 4).unwrap();
+/// assert!(v.ratio > 2.0);
+/// ```
 pub fn variance_ratio(r: &[f64], q: usize) -> Result<VarianceRatio, StatError> {
     const T: &str = "variance_ratio";
     check(T, r, 2 * q + 1)?;
