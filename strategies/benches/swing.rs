@@ -43,8 +43,18 @@ fn benches(c: &mut Criterion) {
             _ => eprintln!("{label}: wall {wall:?} per call"),
         }
     };
+    // Only in `cargo bench` (criterion passes --bench), not in `cargo test --benches`.
+    let bench_mode = std::env::args().any(|a| a == "--bench");
+    let report = |label: &str, reps: u32, f: &dyn Fn()| {
+        if bench_mode {
+            report(label, reps, f);
+        }
+    };
     report("analyze 200 bars", 20, &|| {
         black_box(analyze(last200, 200, None).unwrap());
+    });
+    report("indicators full history", 5, &|| {
+        black_box(crpbot_strategies::swing::Indicators::compute(&candles));
     });
     report("analyze full history", 5, &|| {
         black_box(analyze(&candles, 200, None).unwrap());

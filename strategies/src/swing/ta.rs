@@ -164,8 +164,11 @@ fn wilder_osc(x: &[f64], period: usize, f: impl Fn(f64, f64) -> f64) -> Vec<f64>
 pub fn macd(x: &[f64], fast: usize, slow: usize, signal: usize) -> [Vec<f64>; 3] {
     let n = x.len();
     let (fast, slow) = if slow < fast { (slow, fast) } else { (fast, slow) };
+    if fast == 0 || signal == 0 || slow + signal < 2 {
+        return [nan(n), nan(n), nan(n)];
+    }
     let lookback = slow + signal - 2;
-    if fast == 0 || n <= lookback {
+    if n <= lookback {
         return [nan(n), nan(n), nan(n)];
     }
     let kf = 2.0 / (fast as f64 + 1.0);
