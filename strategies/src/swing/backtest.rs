@@ -247,6 +247,9 @@ impl StrategySet {
     ///   autocorrelation signals over the last 200 bars, recomputed every 24 bars; long
     ///   above +θ, short below −θ. Grid θ ∈ {0.05, 0.1, 0.2, 0.3}.
     ///
+    /// Every grid starts with `{stand_aside: 1}` (always flat), so walk-forward only trades a
+    /// fold when some parameter set earned a positive Sharpe on its training span.
+    ///
     /// # Errors
     /// [`BacktestError::UnknownStrategy`].
     pub fn new(name: &str, candles: &[Candle]) -> Result<Self, BacktestError> {
@@ -341,6 +344,10 @@ impl StrategySet {
             }
             other => return Err(BacktestError::UnknownStrategy(other.to_string())),
         }
+        // Standing aside is always a candidate: a fold trades only when some grid entry has
+        // a positive training Sharpe (flat scores 0 and wins ties, being first).
+        grid.insert(0, BTreeMap::from([("stand_aside".into(), 1.0)]));
+        positions.insert(0, vec![0.0; n]);
         Ok(Self { name: name.to_string(), grid, positions })
     }
 

@@ -118,7 +118,8 @@
 //! each change of position costs 0.1 % fee + 0.05 % slippage per side times the size traded.
 //! [`swing_backtest`] runs walk-forward folds (train 180 days, test 30, rolling or anchored):
 //! per fold the strategy's grid entry with the best training Sharpe is evaluated on the test
-//! span. Report: per-fold params and IS/OOS [`Metrics`] (Sharpe, annual return, max drawdown,
+//! span; a flat `stand_aside` candidate is always in the grid, so a fold only trades when
+//! some parameter set had a positive training Sharpe. Report: per-fold params and IS/OOS [`Metrics`] (Sharpe, annual return, max drawdown,
 //! trade win rate, profit factor, Calmar, Omega, trades, exposure), mean IS Sharpe, metrics of
 //! the concatenated OOS returns, walk-forward efficiency (OOS annual return / mean IS annual
 //! return) and Sharpe efficiency. Strategies: `trend`, `meanrev`, `theories`
