@@ -3,7 +3,8 @@ mod common;
 
 use crpbot_strategies::swing::portfolio::{PortfolioParams, aligned_returns, optimize};
 use crpbot_strategies::swing::{
-    AnalyzeError, Candle, INDICATOR_NAMES, WalkForward, analyze, load_klines, swing_backtest,
+    AnalyzeError, AnalyzeOptions, Candle, INDICATOR_NAMES, Indicators, WalkForward, analyze,
+    analyze_with, load_klines, swing_backtest,
 };
 
 #[test]
@@ -79,6 +80,26 @@ fn analyze_at_a_bar_equals_analyze_of_the_prefix() {
     let prefix = analyze(&c[..=i], 200, None).expect("prefix");
     assert_eq!(at.bar_index, i);
     assert_eq!(at.to_json(), prefix.to_json());
+}
+
+#[test]
+fn analyze_indicators_equal_the_full_history_computation() {
+    let Some(c) = common::btc_1h() else { return };
+    for end in [c.len() - 1, 40_000, 12_345] {
+        let at = Some(c[end].open_time_ms);
+        let fast = analyze(&c, 200, at).expect("analyze").to_json();
+        let opts = AnalyzeOptions { full_history_indicators: true, ..Default::default() };
+        let full = analyze_with(&c, 200, at, &opts).expect("analyze full").to_json();
+        let reference = Indicators::compute(&c[..=end]).at_json(end);
+        assert_eq!(full["indicators"], reference, "full-history option is the plain computation");
+        for name in INDICATOR_NAMES {
+            let (a, b) = (
+                fast["indicators"][name].as_f64().expect(name),
+                reference[name].as_f64().expect(name),
+            );
+            assert!(common::close(a, b, 1e-9), "{name} at {end}: {a} vs {b}");
+        }
+    }
 }
 
 #[test]

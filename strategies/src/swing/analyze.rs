@@ -150,9 +150,43 @@ impl Analysis {
     }
 }
 
+/// Bars of history (beyond the theory window) over which `analyze` computes the indicators.
+///
+/// Every recursive indicator forgets its start geometrically — the slowest, Wilder's
+/// 28-period RSI, keeps `(27/28)^5000 ≈ 1e-79` of it, and the Supertrend bands re-sync at
+/// the first band reset — so the values equal the full-history computation to rounding
+/// (`tests/analyze_backtest.rs` checks 1e-9 relative on BTC 1h); OBV and the A/D line are
+/// cumulative and are always taken over the full history. Set
+/// [`AnalyzeOptions::full_history_indicators`] to compute everything over all bars.
+pub const INDICATOR_TAIL: usize = 5000;
+
+/// OBV and A/D line at the last bar over the whole series (same operations as
+/// [`crate::swing::ta::obv`] and [`crate::swing::ta::ad`]).
+fn cumulative_obv_ad(c: &[Candle]) -> (f64, f64) {
+    let mut obv = c.first().map_or(f64::NAN, |b| b.volume);
+    for w in c.windows(2) {
+        if w[1].close > w[0].close {
+            obv += w[1].volume;
+        } else if w[1].close < w[0].close {
+            obv -= w[1].volume;
+        }
+    }
+    let mut ad = 0.0;
+    for b in c {
+        let r = b.high - b.low;
+        if r > 0.0 {
+            ad += (((b.close - b.low) - (b.high - b.close)) / r) * b.volume;
+        }
+    }
+    (obv, ad)
+}
+
 /// Options for [`analyze_with`].
 #[derive(Debug, Clone, Default)]
 pub struct AnalyzeOptions {
+    /// Compute the indicators over every bar up to the analysed one instead of the last
+    /// `window + INDICATOR_TAIL` (slower on long files; same values to rounding).
+    pub full_history_indicators: bool,
     /// Market context to report (from a [`theories::ContextClient`]); `None` = neutral offline.
     pub context: Option<MarketContext>,
     /// Monte Carlo settings (default: 10,000 paths, 24 bars, seed 42).
@@ -226,7 +260,23 @@ pub fn analyze_with(
         return Err(AnalyzeError::WindowTooLong { window, available: end + 1 });
     }
     let upto = &candles[..=end];
-    let ind = Indicators::compute(upto);
+    // Indicators: over the last `window + INDICATOR_TAIL` bars unless asked for the full
+    // history (see INDICATOR_TAIL); cumulative OBV and A/D always over the full history.
+    let base = if opts.full_history_indicators {
+        0
+    } else {
+        (end + 1).saturating_sub(window + INDICATOR_TAIL)
+    };
+    let tail = &upto[base..];
+    let ind = Indicators::compute(tail);
+    let mut indicators = ind.at_json(end - base);
+    if base > 0
+        && let Some(m) = indicators.as_object_mut()
+    {
+        let (obv, ad) = cumulative_obv_ad(upto);
+        m.insert("obv".into(), crate::swing::indicators::num(obv));
+        m.insert("ad".into(), crate::swing::indicators::num(ad));
+    }
     let w = &upto[end + 1 - window..];
     let closes: Vec<f64> = w.iter().map(|c| c.close).collect();
     let highs: Vec<f64> = w.iter().map(|c| c.high).collect();
@@ -245,7 +295,7 @@ pub fn analyze_with(
     let outcomes: Vec<bool> = r.iter().map(|v| *v > 0.0).collect();
     let bayes = theories::bayes_win_rate(&outcomes, 1.0);
     let monte_carlo = theories::monte_carlo(&r, opts.monte_carlo.unwrap_or_default());
-    let random_forest = forest(&ind, upto, end + 1 - window, end);
+    let random_forest = forest(&ind, tail, end + 1 - window - base, end - base);
     if random_forest.is_none() {
         errors.insert("random_forest".into(), "too few complete feature rows".into());
     }
@@ -339,7 +389,7 @@ pub fn analyze_with(
         open_time_ms: bar.open_time_ms,
         close: bar.close,
         window,
-        indicators: ind.at_json(end),
+        indicators,
         entropy,
         hurst,
         markov,
