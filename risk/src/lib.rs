@@ -33,6 +33,7 @@ mod engine;
 mod idmap;
 mod ledger;
 mod operator;
+mod paper;
 mod prague;
 
 pub use bucket::TokenBucket;
@@ -41,4 +42,5 @@ pub use config::{DailyAnchor, DailyBase, RiskConfig, RiskConfigError};
 pub use engine::{FLATTEN_ID_BASE, MarketCtx, RiskCounters, RiskEngine, RiskSnapshot};
 pub use ledger::Position;
 pub use operator::{KillFlag, KillSwitch, OperatorToken, RearmError};
+pub use paper::{ClosedTrade, PaperConfig, PaperStats, PaperVenue, SubmitError};
 pub use prague::{next_prague_midnight_ns, prague_day, prague_offset_ns};
