@@ -32,6 +32,7 @@ mod config;
 mod engine;
 mod idmap;
 mod ledger;
+pub mod metrics;
 mod operator;
 mod paper;
 mod prague;
