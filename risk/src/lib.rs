@@ -36,6 +36,7 @@ pub mod metrics;
 mod operator;
 mod paper;
 mod prague;
+mod sizing;
 
 pub use bucket::TokenBucket;
 pub use code::{HaltCause, Verdict, VerdictCode};
@@ -45,3 +46,4 @@ pub use ledger::Position;
 pub use operator::{KillFlag, KillSwitch, OperatorToken, RearmError};
 pub use paper::{ClosedTrade, PaperConfig, PaperStats, PaperVenue, SubmitError};
 pub use prague::{next_prague_midnight_ns, prague_day, prague_offset_ns};
+pub use sizing::{ExitAction, ExitConfig, ExitManager, PositionSizer};
