@@ -77,10 +77,11 @@ impl PositionSizer {
             _ => return Qty(0),
         };
         let dist = (entry.0 - stop.0).abs();
-        if stop.0 > 0 && dist > 0 {
-            if let Some(n) = per(dist).filter(|&n| n > 0) {
-                lots = lots.min(budget(max_risk_frac) * i128::from(PROBE) / i128::from(n));
-            }
+        if stop.0 > 0
+            && dist > 0
+            && let Some(n) = per(dist).filter(|&n| n > 0)
+        {
+            lots = lots.min(budget(max_risk_frac) * i128::from(PROBE) / i128::from(n));
         }
         Qty(lots.clamp(0, i128::from(i64::MAX)) as i64)
     }

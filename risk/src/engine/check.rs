@@ -283,19 +283,19 @@ impl RiskEngine {
             return Verdict::limit(id, C::PriceCollar, eff.0, (mid_x2 / 2) as i64);
         }
         // 8. Same-content duplicate.
-        if excl.is_none() {
-            if let Some(r) = self.seen_keys.get(content_key(it)) {
-                let r = self.ring[r as usize];
-                if r.used
-                    && r.strategy == it.strategy.0
-                    && r.instrument == it.instrument.0
-                    && r.side == it.side as u8
-                    && r.qty == it.qty.0
-                    && r.px == it.px
-                    && ctx.now_ns.saturating_sub(r.ts_ns) <= self.lim.dup_window_ns
-                {
-                    return Verdict::new(id, C::DuplicateIntent);
-                }
+        if excl.is_none()
+            && let Some(r) = self.seen_keys.get(content_key(it))
+        {
+            let r = self.ring[r as usize];
+            if r.used
+                && r.strategy == it.strategy.0
+                && r.instrument == it.instrument.0
+                && r.side == it.side as u8
+                && r.qty == it.qty.0
+                && r.px == it.px
+                && ctx.now_ns.saturating_sub(r.ts_ns) <= self.lim.dup_window_ns
+            {
+                return Verdict::new(id, C::DuplicateIntent);
             }
         }
         // 9. Order size.
