@@ -24,6 +24,10 @@ enum Command {
     Replay(cmd::replay::ReplayArgs),
     /// Inspect a journal: verify, dump, stats.
     Journal(cmd::journal::JournalArgs),
+    /// Every indicator and theory of the swing lane at one bar, as JSON.
+    Analyze(cmd::swing::AnalyzeArgs),
+    /// Walk-forward backtest of a swing strategy on candles, as JSON.
+    SwingBacktest(cmd::swing::SwingBacktestArgs),
 }
 
 fn main() -> ExitCode {
@@ -31,6 +35,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Replay(args) => cmd::replay::run(args),
         Command::Journal(args) => cmd::journal::run(args),
+        Command::Analyze(args) => cmd::swing::analyze(args),
+        Command::SwingBacktest(args) => cmd::swing::backtest(args),
     };
     match result {
         Ok(code) => code,

@@ -2,6 +2,7 @@
 
 pub mod journal;
 pub mod replay;
+pub mod swing;
 
 use std::path::PathBuf;
 
