@@ -48,21 +48,21 @@ pub struct SimInstrument {
 
 impl SimInstrument {
     /// BTC-like defaults, measured on `binance-spot-l2/btcusdt_2024080{8,9}.gz` (2024-08-08
-    /// 23:54 → 08-09 00:05 UTC) by sampling the rebuilt book after every 5th diff (1,298
-    /// samples) and all 19,904 trades (one-off script; re-checked by the test
-    /// `sim_defaults_match_the_recording` in `tests/sim.rs`):
-    /// median spread 1 tick (p90 1 tick); median size at the touch 2.21 BTC and behind it
-    /// 0.05–0.11 BTC (levels 2–20); level k sits a median ~35·k ticks from the touch; trade
-    /// size median 0.00067 BTC, σ(ln size) 2.60. Volatility: ~1 bp/√s.
+    /// 23:54 → 08-09 00:05 UTC) by the test `sim_defaults_match_the_recording` in
+    /// `tests/sim.rs`, which samples the rebuilt book after every 5th published diff (1,298
+    /// samples, both sides pooled) and takes all 19,904 trades: median spread 1 tick; median
+    /// size 1.97 BTC at the touch and 0.065 BTC at levels 2–20; levels 36.5 ticks apart (median
+    /// distance of the 20th level / 19); trade size median 0.00067 BTC, σ(ln size) 2.60.
+    /// Volatility (not measurable on 11 minutes): ~1 bp/√s.
     pub fn btc() -> SimInstrument {
         SimInstrument {
             symbol: sym("BTC-SIM"),
             start_px: 60_000.0,
             vol_per_sqrt_s: 1.0e-4,
             median_spread_ticks: 1,
-            touch_qty: 2.2,
-            depth_qty: 0.085,
-            level_gap_ticks: 35.0,
+            touch_qty: 1.97,
+            depth_qty: 0.065,
+            level_gap_ticks: 36.5,
             levels: 20,
             trade_median_qty: 0.00067,
             trade_log_sigma: 2.6,
@@ -70,17 +70,17 @@ impl SimInstrument {
     }
 
     /// ETH-like defaults from `ethusdt_2024080{8,9}.gz`, measured the same way (1,293 book
-    /// samples, 14,515 trades): median spread 1 tick; touch 11.3 ETH, behind it 1.35–3.0 ETH;
-    /// ~2.7 ticks between levels; trade size median 0.0078 ETH, σ(ln size) 2.52.
+    /// samples, 14,515 trades): median spread 1 tick; touch 9.8 ETH, behind it 1.72 ETH; levels
+    /// 2.74 ticks apart; trade size median 0.0078 ETH, σ(ln size) 2.52.
     pub fn eth() -> SimInstrument {
         SimInstrument {
             symbol: sym("ETH-SIM"),
             start_px: 2_600.0,
             vol_per_sqrt_s: 1.3e-4,
             median_spread_ticks: 1,
-            touch_qty: 11.3,
-            depth_qty: 2.1,
-            level_gap_ticks: 2.7,
+            touch_qty: 9.8,
+            depth_qty: 1.72,
+            level_gap_ticks: 2.74,
             levels: 20,
             trade_median_qty: 0.0078,
             trade_log_sigma: 2.52,
@@ -93,8 +93,8 @@ impl SimInstrument {
             symbol: sym("SOL-SIM"),
             start_px: 150.0,
             vol_per_sqrt_s: 1.8e-4,
-            touch_qty: 190.0,
-            depth_qty: 35.0,
+            touch_qty: 167.0,
+            depth_qty: 29.0,
             trade_median_qty: 0.13,
             level_gap_ticks: 1.5,
             ..SimInstrument::eth()
@@ -107,8 +107,8 @@ impl SimInstrument {
             symbol: sym("BNB-SIM"),
             start_px: 550.0,
             vol_per_sqrt_s: 1.2e-4,
-            touch_qty: 53.0,
-            depth_qty: 10.0,
+            touch_qty: 46.0,
+            depth_qty: 8.1,
             trade_median_qty: 0.037,
             level_gap_ticks: 2.0,
             ..SimInstrument::eth()
