@@ -124,7 +124,8 @@ fn decimal_secs_to_ns(b: &[u8]) -> Option<i64> {
             return None;
         }
         for i in 0..9 {
-            nanos = nanos * 10 + rest.get(1 + i).filter(|_| i < frac_len).map_or(0, |c| i64::from(c - b'0'));
+            nanos = nanos * 10
+                + rest.get(1 + i).filter(|_| i < frac_len).map_or(0, |c| i64::from(c - b'0'));
         }
         rest = &rest[1 + frac_len..];
     }
@@ -306,8 +307,10 @@ impl Capture {
                     let ts_local_ns = match root.get("ts") {
                         None => 0,
                         Some(v) => {
-                            let float =
-                                v.cast_f64().and_then(secs_to_ns).ok_or(CaptureError::Field("ts"))?;
+                            let float = v
+                                .cast_f64()
+                                .and_then(secs_to_ns)
+                                .ok_or(CaptureError::Field("ts"))?;
                             match exact_ts {
                                 Some(e) if e.abs_diff(float) < 1_000 => e,
                                 _ => float,
@@ -325,7 +328,9 @@ impl Capture {
                                 v.into_string().ok_or(CaptureError::Field("data"))?.as_bytes(),
                             );
                         }
-                        None if kind == RecordKind::Recv => return Err(CaptureError::Field("data")),
+                        None if kind == RecordKind::Recv => {
+                            return Err(CaptureError::Field("data"));
+                        }
                         None => {}
                     }
                     Ok(Some((kind, ts_local_ns)))
@@ -342,7 +347,10 @@ mod tests {
     use super::*;
 
     fn cap(text: &str) -> Capture {
-        Capture::from_reader(PathBuf::from("mem"), Box::new(io::Cursor::new(text.as_bytes().to_vec())))
+        Capture::from_reader(
+            PathBuf::from("mem"),
+            Box::new(io::Cursor::new(text.as_bytes().to_vec())),
+        )
     }
 
     #[test]
@@ -358,12 +366,16 @@ mod tests {
             "{\"t\":\"recv\",\"ts\":2,\"data\":\"z\"}",
         ));
         let r = c.next().unwrap().unwrap();
-        assert_eq!((r.line_no, r.kind, r.conn, r.ts_local_ns), (2, RecordKind::Connect, "X.ws.2", 1_786_309_548_500_000_000));
+        assert_eq!(
+            (r.line_no, r.kind, r.conn, r.ts_local_ns),
+            (2, RecordKind::Connect, "X.ws.2", 1_786_309_548_500_000_000)
+        );
         assert_eq!(c.exchange(), "COINBASE");
         let r = c.next().unwrap().unwrap();
         assert_eq!((r.line_no, r.kind), (4, RecordKind::Recv));
         assert_eq!(r.ts_local_ns, 1_786_309_548_629_007_800);
-        assert_eq!(std::str::from_utf8(r.data).unwrap(), "{\"a\":\"é\"}");
+        // One level of escaping is undone: the frame's own `\u00e9` escape stays.
+        assert_eq!(std::str::from_utf8(r.data).unwrap(), r#"{"a":"\u00e9"}"#);
         assert!(matches!(c.next(), Some(Err(CaptureError::Json))));
         assert!(matches!(c.next(), Some(Err(CaptureError::Field("data")))));
         assert!(matches!(c.next(), Some(Err(CaptureError::Field("ts")))));
@@ -397,6 +409,9 @@ mod tests {
         assert_eq!(decimal_secs_to_ns(b"1e5"), None);
         assert_eq!(decimal_secs_to_ns(b"1."), None);
         assert_eq!(decimal_secs_to_ns(b"x"), None);
-        assert_eq!(raw_ts(br#"{"t":"recv","ts": 5.5,"data":""}"#), Some(&b"5.5,\"data\":\"\"}"[..]));
+        assert_eq!(
+            raw_ts(br#"{"t":"recv","ts": 5.5,"data":""}"#),
+            Some(&b"5.5,\"data\":\"\"}"[..])
+        );
     }
 }

@@ -17,6 +17,7 @@
 //! uncrossed is never published as valid. Boundary: this crate (with the journal writer and
 //! the tools binary) is the only one that touches files and sockets.
 #![forbid(unsafe_code)]
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod binance;
 pub mod books;

@@ -1,5 +1,6 @@
 //! No allocation once warm: the Coinbase update path (decode, `CoinbaseSync`, book apply) over
 //! the real capture after its two book snapshots, and the simulator's `next_batch`.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
@@ -75,7 +76,7 @@ fn coinbase_update_path_allocates_nothing_after_warm_up() {
         .enumerate()
         .filter(|(_, (_, f))| f.starts_with(br#"{"channel":"l2_data""#) && f.len() > 1 << 20)
         .map(|(i, _)| i + 50)
-        .last()
+        .max()
         .unwrap();
     ALLOCS.store(0, Ordering::SeqCst);
     for (i, (ts, f)) in frames.iter_mut().enumerate() {

@@ -1,5 +1,6 @@
 //! Coinbase decoder and sequencing on constructed messages (PROTOCOLS.md §1.2–§1.7), and the
 //! Binance USDⓈ-M replay path on a synthetic futures recording.
+#![allow(clippy::unwrap_used)]
 
 use std::io::Write;
 
@@ -76,7 +77,9 @@ fn gap_scenario_marks_books_stale_and_drops_the_message() {
     assert!(h.sync.wants_resubscribe());
     let new: Vec<_> = h.events[n_before..].to_vec();
     assert_eq!(new.len(), 1, "only the state change, no level: {new:?}");
-    assert!(matches!(new[0], MarketEvent::State(c) if c.state == BookState::Stale && c.reason == StateReason::Gap));
+    assert!(
+        matches!(new[0], MarketEvent::State(c) if c.state == BookState::Stale && c.reason == StateReason::Gap)
+    );
     // Duplicates are dropped; updates of a stale book are not emitted.
     assert_eq!(h.feed(&hb(4, "3050")), MsgOutcome::Duplicate);
     assert_eq!(h.feed(&l2(5, "update", "BTC-USD", &[("bid", "99", "1")])), MsgOutcome::Applied);
@@ -106,8 +109,15 @@ fn decodes_every_channel_shape() {
     let mut d = CoinbaseDecoder::new(&reg, Default::default());
     let mut run = |t: &str| d.decode(&mut t.as_bytes().to_vec(), 7);
     // Snapshot: side offer, trailing zeros, "0" quantity, epoch event_time → message time.
-    let m = run(&l2(3, "snapshot", "BTC-USD", &[("bid", "21921.30", "0.06317902"), ("offer", "21922", "0")]));
-    assert!(matches!(m, Ok(CoinbaseMsg::L2(e)) if e.seq == 3 && e.ts_exch_ns == 1_675_974_770_714_964_855));
+    let m = run(&l2(
+        3,
+        "snapshot",
+        "BTC-USD",
+        &[("bid", "21921.30", "0.06317902"), ("offer", "21922", "0")],
+    ));
+    assert!(
+        matches!(m, Ok(CoinbaseMsg::L2(e)) if e.seq == 3 && e.ts_exch_ns == 1_675_974_770_714_964_855)
+    );
     // market_trades: side is the maker's; trade_id as string; client_id "".
     let t = r#"{"channel":"market_trades","client_id":"","timestamp":"2024-10-08T09:10:52.425044603Z","sequence_num":328,"events":[{"type":"update","trades":[{"product_id":"BTC-USD","trade_id":"699871154","price":"62322.43","size":"0.00005535","time":"2024-10-08T09:10:52.378779Z","side":"BUY"}]},{"type":"snapshot","trades":[{"product_id":"ETH-USD","trade_id":"1","price":"1260.01","size":"0.3","side":"SELL","time":"2019-08-14T20:42:27.265Z"}]}]}"#;
     assert!(matches!(run(t), Ok(CoinbaseMsg::Trades(e)) if e.seq == 328));
@@ -116,7 +126,8 @@ fn decodes_every_channel_shape() {
     assert!(matches!(run(&hb(9, "42")), Ok(CoinbaseMsg::Heartbeat { counter: 42, .. })));
     assert!(matches!(run(&hb(9, "\"3049\"")), Ok(CoinbaseMsg::Heartbeat { counter: 3049, .. })));
     assert!(matches!(run(r#"{"type":"error","message":"bad"}"#), Ok(CoinbaseMsg::VenueError)));
-    let candles = r#"{"channel":"candles","timestamp":"2026-08-09T21:05:48Z","sequence_num":3,"events":[]}"#;
+    let candles =
+        r#"{"channel":"candles","timestamp":"2026-08-09T21:05:48Z","sequence_num":3,"events":[]}"#;
     assert!(matches!(run(candles), Ok(CoinbaseMsg::Ignored(_))));
     // Refusals are clear errors.
     assert!(run(&l2(1, "update", "BTC-USD", &[("ask", "1", "1")])).is_err());
@@ -124,7 +135,6 @@ fn decodes_every_channel_shape() {
     assert!(run(&l2(1, "bogus", "BTC-USD", &[])).is_err());
     assert!(run(r#"{"channel":"l2_data","timestamp":"x","sequence_num":1,"events":[]}"#).is_err());
     assert!(run(&hb(1, "\"-1\"")).is_err());
-    drop(run);
     // Unknown products are skipped and counted.
     let mut buf = l2(1, "update", "DOGE-USD", &[("bid", "1", "1")]).into_bytes();
     assert!(matches!(d.decode(&mut buf, 0), Ok(CoinbaseMsg::L2(_))));
@@ -132,7 +142,10 @@ fn decodes_every_channel_shape() {
     // Buffers of the trade message.
     d.decode(&mut t.as_bytes().to_vec(), 7).unwrap();
     let (live, hist) = (d.trades()[0], d.snapshot_trades()[0]);
-    assert_eq!((live.instrument, live.aggressor, live.px, live.qty), (btc, Side::Sell, Px(6_232_243), Qty(5535)));
+    assert_eq!(
+        (live.instrument, live.aggressor, live.px, live.qty),
+        (btc, Side::Sell, Px(6_232_243), Qty(5535))
+    );
     assert_eq!((live.trade_id, live.ts_exch_ns), (699_871_154, 1_728_378_652_378_779_000));
     assert_eq!((hist.instrument, hist.aggressor), (eth, Side::Buy));
     d.decode(&mut tk.as_bytes().to_vec(), 7).unwrap();
@@ -179,7 +192,11 @@ fn binance_usdm_replay_chains_pu_and_detects_gaps() {
     impl ReplaySink for Books {
         fn on_book(&mut self, p: &Published<'_>) {
             let b = &p.book.book;
-            self.0.push((p.depth.final_update_id, b.best_bid().unwrap().px.0, b.best_ask().unwrap().px.0));
+            self.0.push((
+                p.depth.final_update_id,
+                b.best_bid().unwrap().px.0,
+                b.best_ask().unwrap().px.0,
+            ));
         }
     }
     let diff = |first: u64, last: u64, pu: u64, bid: &str| {
@@ -212,5 +229,8 @@ fn binance_usdm_replay_chains_pu_and_detects_gaps() {
     assert_eq!((stats.snapshots, stats.gaps, stats.stale_dropped), (1, 1, 1));
     assert_eq!(stats.book_updates_applied, 3);
     // Prices on the futures tick (0.1): 60000.1 = 600001 ticks.
-    assert_eq!(sink.0, vec![(104, 600_001, 600_005), (110, 600_002, 600_005), (130, 600_003, 600_005)]);
+    assert_eq!(
+        sink.0,
+        vec![(104, 600_001, 600_005), (110, 600_002, 600_005), (130, 600_003, 600_005)]
+    );
 }

@@ -15,6 +15,7 @@
 //! (5 targets, 10,000 in all) in `cargo test`; `CRPBOT_FUZZ_CASES=N` sets N per target.
 //! Separately, F8: a 100 MiB frame is refused by the size cap of both decoders, a 100 MiB
 //! capture line is skipped without being buffered, and 10,000-deep nesting is refused.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
@@ -69,9 +70,12 @@ fn cut_snapshot(frame: &[u8], n: usize) -> Vec<u8> {
     format!("{}}}]}}]}}", &text[..end]).into_bytes()
 }
 
+/// Seed frames of each decoder.
+type Seeds = (Vec<Vec<u8>>, Vec<Vec<u8>>);
+
 /// Seed frames: (binance, coinbase).
-fn seeds() -> &'static (Vec<Vec<u8>>, Vec<Vec<u8>>) {
-    static SEEDS: OnceLock<(Vec<Vec<u8>>, Vec<Vec<u8>>)> = OnceLock::new();
+fn seeds() -> &'static Seeds {
+    static SEEDS: OnceLock<Seeds> = OnceLock::new();
     SEEDS.get_or_init(|| {
         let (mut binance, mut coinbase) = builtin();
         let Some(dir) = common::data_dir() else { return (binance, coinbase) };
@@ -108,13 +112,13 @@ enum Mutation {
 fn mutation() -> impl Strategy<Value = Mutation> {
     let p = any::<usize>();
     prop_oneof![
-        (p.clone(), 0u8..8).prop_map(|(a, b)| Mutation::BitFlip(a, b)),
-        p.clone().prop_map(Mutation::Truncate),
-        (p.clone(), p.clone(), p.clone()).prop_map(|(a, b, c)| Mutation::Splice(a, b, c)),
-        (p.clone(), 1usize..64).prop_map(|(a, b)| Mutation::Duplicate(a, b)),
-        (p.clone(), 1usize..64).prop_map(|(a, b)| Mutation::Delete(a, b)),
-        (p.clone(), 0u8..4).prop_map(|(a, b)| Mutation::HugeNumber(a, b)),
-        (p.clone(), 1u16..2_000).prop_map(|(a, b)| Mutation::DeepNest(a, b)),
+        (p, 0u8..8).prop_map(|(a, b)| Mutation::BitFlip(a, b)),
+        p.prop_map(Mutation::Truncate),
+        (p, p, p).prop_map(|(a, b, c)| Mutation::Splice(a, b, c)),
+        (p, 1usize..64).prop_map(|(a, b)| Mutation::Duplicate(a, b)),
+        (p, 1usize..64).prop_map(|(a, b)| Mutation::Delete(a, b)),
+        (p, 0u8..4).prop_map(|(a, b)| Mutation::HugeNumber(a, b)),
+        (p, 1u16..2_000).prop_map(|(a, b)| Mutation::DeepNest(a, b)),
         (p, any::<u8>()).prop_map(|(a, b)| Mutation::Byte(a, b)),
     ]
 }
@@ -321,7 +325,7 @@ fn oversize_and_deep_inputs_are_refused() {
     drop(big);
     // 10,000-deep nesting.
     let mut deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000)).into_bytes();
-    assert!(cb.decode(&mut deep.clone(), 0).is_err());
+    assert!(cb.decode(&mut deep, 0).is_err());
     assert!(bn.decode(&mut deep, 0, None).is_err());
     let mut deep_obj = format!("{}1{}", r#"{"a":"#.repeat(10_000), "}".repeat(10_000)).into_bytes();
     assert!(cb.decode(&mut deep_obj, 0).is_err());

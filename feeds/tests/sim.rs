@@ -1,6 +1,7 @@
 //! The market simulator: determinism, book invariants through the real `BookSet`, trades
 //! consistent with the book, the configured correlation, spread, depth and rate, and the
 //! defaults against the Binance recording they were calibrated on.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
@@ -50,10 +51,8 @@ fn books_are_never_crossed_and_trades_hit_the_touch() {
     while let Some(ts) = sim.next_batch(&mut out) {
         assert!(ts >= last_ts, "simulated clock went back");
         last_ts = ts;
-        let lasts = out
-            .iter()
-            .filter(|e| matches!(e, MarketEvent::Level(l) if l.is_last()))
-            .count();
+        let lasts =
+            out.iter().filter(|e| matches!(e, MarketEvent::Level(l) if l.is_last())).count();
         assert!(lasts <= 1, "one LAST per batch");
         for e in &out {
             assert_eq!(e.ts_exch_ns(), ts);
@@ -66,7 +65,10 @@ fn books_are_never_crossed_and_trades_hit_the_touch() {
                 trades += 1;
             }
             if let MarketEvent::Level(l) = e {
-                assert!(l.is_snapshot() || synced.contains(&l.instrument), "levels before snapshot");
+                assert!(
+                    l.is_snapshot() || synced.contains(&l.instrument),
+                    "levels before snapshot"
+                );
             }
             if let MarketEvent::State(s) = e {
                 assert_eq!(s.state, BookState::Synced);
@@ -76,7 +78,9 @@ fn books_are_never_crossed_and_trades_hit_the_touch() {
                 BookEffect::Updated => published += 1,
                 BookEffect::None => {}
                 // Only the snapshot's last level, before its Synced.
-                BookEffect::Unpublishable => assert!(matches!(e, MarketEvent::Level(l) if l.is_snapshot())),
+                BookEffect::Unpublishable => {
+                    assert!(matches!(e, MarketEvent::Level(l) if l.is_snapshot()))
+                }
                 bad => panic!("{bad:?} after {e:?}"),
             }
         }
@@ -153,11 +157,8 @@ fn btc_eth_mid_returns_have_the_configured_correlation() {
 #[test]
 fn spread_depth_and_rate_are_as_configured() {
     let reg = Registry::with_defaults();
-    let cfg = SimConfig {
-        burst_prob: 0.0,
-        duration_ns: Some(100_000_000_000),
-        ..SimConfig::new(5)
-    };
+    let cfg =
+        SimConfig { burst_prob: 0.0, duration_ns: Some(100_000_000_000), ..SimConfig::new(5) };
     let btc = reg.lookup(Venue::Sim, b"BTC-SIM").unwrap();
     let lot = reg.get(btc).qty.increment_f64();
     let p = SimInstrument::btc();
@@ -167,7 +168,7 @@ fn spread_depth_and_rate_are_as_configured() {
     let mut batches = 0u64;
     while sim.next_batch(&mut out).is_some() {
         batches += 1;
-        if batches % 10 != 0 {
+        if !batches.is_multiple_of(10) {
             continue;
         }
         let b = sim.book(btc).unwrap();
@@ -234,7 +235,7 @@ struct Calib {
 impl ReplaySink for Calib {
     fn on_book(&mut self, p: &Published<'_>) {
         self.n += 1;
-        if self.n % 5 != 0 {
+        if !self.n.is_multiple_of(5) {
             return;
         }
         let b = &p.book.book;

@@ -336,7 +336,11 @@ impl CoinbaseDecoder {
         result
     }
 
-    fn dispatch(&mut self, root: Value<'_, '_>, ts_local_ns: i64) -> Result<CoinbaseMsg, DecodeError> {
+    fn dispatch(
+        &mut self,
+        root: Value<'_, '_>,
+        ts_local_ns: i64,
+    ) -> Result<CoinbaseMsg, DecodeError> {
         if !root.is_object() {
             return Err(DecodeError::Field("<root object>"));
         }
@@ -344,7 +348,8 @@ impl CoinbaseDecoder {
             return Ok(CoinbaseMsg::VenueError);
         }
         let channel = Channel::of(str_field(root, "channel")?);
-        let seq = field(root, "sequence_num")?.as_u64().ok_or(DecodeError::Field("sequence_num"))?;
+        let seq =
+            field(root, "sequence_num")?.as_u64().ok_or(DecodeError::Field("sequence_num"))?;
         let ts_exch_ns = ts(str_field(root, "timestamp")?, "timestamp")?;
         let env = Envelope { channel, seq, ts_exch_ns, ts_local_ns };
         self.envelope = Some(env);
@@ -450,10 +455,9 @@ impl CoinbaseDecoder {
                 _pad: 0,
             });
         }
-        if self.levels.len() > start {
-            if let Some(l) = self.levels.last_mut() {
-                l.flags |= level_flags::LAST;
-            }
+        let end = self.levels.len();
+        if let Some(l) = self.levels.last_mut().filter(|_| end > start) {
+            l.flags |= level_flags::LAST;
         }
         self.l2_events.push(L2Event { instrument, snapshot, start: start as u32, n_bids, n_asks });
         Ok(())

@@ -32,9 +32,7 @@ mod replay;
 mod sync;
 mod time;
 
-pub use decode::{
-    Channel, CoinbaseDecoder, CoinbaseDecoderConfig, CoinbaseMsg, Envelope, L2Event,
-};
+pub use decode::{Channel, CoinbaseDecoder, CoinbaseDecoderConfig, CoinbaseMsg, Envelope, L2Event};
 pub use replay::{CoinbaseReplay, replay_coinbase};
 pub use sync::{CoinbaseSync, CoinbaseSyncStats, MsgOutcome};
 pub use time::{TimeError, parse_rfc3339_ns};

@@ -204,17 +204,17 @@ impl SimConfig {
             return Err(SimConfigError::NoInstruments);
         }
         let ok = |v: f64| v.is_finite() && v > 0.0;
+        let in_range = |v: f64, lo: f64, hi: f64| (lo..=hi).contains(&v);
         if !ok(self.rate_hz) {
             return Err(SimConfigError::Param("rate_hz"));
         }
-        if !(0.0..=1.0).contains(&self.burst_prob) || !(self.burst_mult >= 1.0) {
+        if !in_range(self.burst_prob, 0.0, 1.0) || !in_range(self.burst_mult, 1.0, 1e6) {
             return Err(SimConfigError::Param("burst"));
         }
-        if !(0.0..=1.0).contains(&self.trade_prob) {
+        if !in_range(self.trade_prob, 0.0, 1.0) {
             return Err(SimConfigError::Param("trade_prob"));
         }
-        if !(0.0..=64.0).contains(&self.adds_per_batch)
-            || !(0.0..=64.0).contains(&self.cancels_per_batch)
+        if !in_range(self.adds_per_batch, 0.0, 64.0) || !in_range(self.cancels_per_batch, 0.0, 64.0)
         {
             return Err(SimConfigError::Param("adds/cancels_per_batch"));
         }
@@ -222,17 +222,16 @@ impl SimConfig {
             return Err(SimConfigError::Param("latency_ns"));
         }
         for i in &self.instruments {
-            if !ok(i.start_px)
-                || !(i.vol_per_sqrt_s.is_finite() && i.vol_per_sqrt_s >= 0.0)
-                || i.median_spread_ticks == 0
-                || !ok(i.touch_qty)
-                || !ok(i.depth_qty)
-                || !(i.level_gap_ticks >= 1.0 && i.level_gap_ticks < 1e6)
-                || i.levels == 0
-                || i.levels > 1000
-                || !ok(i.trade_median_qty)
-                || !(i.trade_log_sigma.is_finite() && i.trade_log_sigma >= 0.0)
-            {
+            let valid = ok(i.start_px)
+                && in_range(i.vol_per_sqrt_s, 0.0, 1.0)
+                && i.median_spread_ticks > 0
+                && ok(i.touch_qty)
+                && ok(i.depth_qty)
+                && in_range(i.level_gap_ticks, 1.0, 1e6)
+                && (1..=1000).contains(&i.levels)
+                && ok(i.trade_median_qty)
+                && in_range(i.trade_log_sigma, 0.0, 10.0);
+            if !valid {
                 return Err(SimConfigError::Param("instrument"));
             }
         }
