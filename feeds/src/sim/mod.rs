@@ -25,8 +25,10 @@
 //! preallocated).
 
 mod config;
+mod run;
 
 pub use config::{SimConfig, SimConfigError, SimInstrument};
+pub use run::replay_sim;
 
 use crpbot_book::{Book, BookConfig};
 use crpbot_core::{
