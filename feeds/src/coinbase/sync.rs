@@ -2,7 +2,7 @@
 
 use crpbot_core::{
     BookSnapshot, BookState, BookStateChange, InstrumentId, MarketEvent, Registry, StateReason,
-    Venue,
+    Venue, level_flags,
 };
 
 use super::decode::{Channel, CoinbaseDecoder, CoinbaseMsg, Envelope};
@@ -313,8 +313,18 @@ impl CoinbaseSync {
                     n_bids: ev.n_bids,
                     n_asks: ev.n_asks,
                 }));
-                for l in levels {
-                    out.event(MarketEvent::Level(*l));
+                // Coinbase sends each side best first; a book's far store appends cheaply only
+                // worst first (best first costs O(n²): 387 ms against 1.9 ms for the 27,000
+                // offers of the capture's BTC-USD snapshot), so the levels go out reversed,
+                // with `LAST` moved to the one emitted last.
+                let n = levels.len();
+                for (k, l) in levels.iter().rev().enumerate() {
+                    let mut l = *l;
+                    l.flags &= !level_flags::LAST;
+                    if k + 1 == n {
+                        l.flags |= level_flags::LAST;
+                    }
+                    out.event(MarketEvent::Level(l));
                 }
                 self.stats.snapshots += 1;
                 if p.lost_sync {
