@@ -9,14 +9,21 @@
 //! * [`books`]: per-instrument books and the rule that only synced, uncrossed books publish.
 //! * [`recording`]: `<ts_ns> <json>` (gzip) recordings.
 //! * [`replay`]: recordings through all of the above, with a summary.
+//! * [`coinbase`]: Coinbase Advanced Trade decoder, per-connection sequencing and replay.
+//! * [`capture`]: zstd JSONL venue captures (`{"t":"recv","ts":..,"data":..}`).
+//! * [`sim`]: the built-in market simulator (same event stream as a venue).
 //!
 //! Invariant: prices and sizes leave this crate as integers; a book that is not `Synced` and
 //! uncrossed is never published as valid. Boundary: this crate (with the journal writer and
 //! the tools binary) is the only one that touches files and sockets.
 #![forbid(unsafe_code)]
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod binance;
 pub mod books;
+pub mod capture;
+pub mod coinbase;
 pub mod recording;
 pub mod replay;
+pub mod sim;
 pub mod sync;
