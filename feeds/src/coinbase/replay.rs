@@ -134,6 +134,7 @@ impl CoinbaseReplay {
             match rec.kind {
                 RecordKind::Connect => self.on_connect(ts, sink),
                 RecordKind::Recv => {
+                    sink.on_raw(ts, rec.data, None);
                     if let Err(e) = self.feed(rec.data, ts, sink) {
                         self.issue(path, line, e.to_string());
                     }

@@ -8,7 +8,9 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::Args;
 use crpbot_core::{Clock, InstrumentId, LiveClock, MarketEvent, Registry, Venue};
+use crpbot_feeds::coinbase::CoinbaseReplay;
 use crpbot_feeds::replay::{BboCsv, BinanceReplay, Published, ReplaySink};
+use crpbot_feeds::sim::{SimConfig, replay_sim};
 
 use crpbot_journal::codec;
 use crpbot_journal::{Reader, RecordType};
@@ -18,9 +20,16 @@ use super::journal::JournalSink;
 /// Arguments of `crpbot replay`.
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
-    /// Venue of the recording: binance-spot or binance-usdm.
+    /// Venue of the recording: binance-spot, binance-usdm, coinbase (JSONL zstd captures), or
+    /// sim (the built-in market simulator: no input, see --seed and --duration).
     #[arg(long, default_value = "binance-spot")]
     venue: Venue,
+    /// Simulator seed (with --venue sim).
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+    /// Simulated seconds (with --venue sim).
+    #[arg(long, default_value_t = 30)]
+    duration: i64,
     /// Recording files (`<ts_ns> <json>` lines, gzip or plain), replayed in the order given.
     /// Default: the four Binance spot recordings of BTCUSDT and ETHUSDT in the data directory
     /// ($CRPBOT_DATA_DIR or ../shared/data).
@@ -74,38 +83,14 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         }
         None => Registry::with_defaults(),
     };
-    if !matches!(args.venue, Venue::BinanceSpot | Venue::BinanceUsdm) {
-        bail!(
-            "replay of {} recordings is not supported yet (binance-spot, binance-usdm)",
-            args.venue
-        );
-    }
     if let Some(dir) = &args.from_journal {
         return from_journal(dir, &registry, args.venue, args.bbo_out.as_deref());
     }
-    let inputs = if args.inputs.is_empty() {
-        let dir = super::data_dir().join("binance-spot-l2");
-        let files: Vec<PathBuf> = [
-            "btcusdt_20240808.gz",
-            "btcusdt_20240809.gz",
-            "ethusdt_20240808.gz",
-            "ethusdt_20240809.gz",
-        ]
-        .iter()
-        .map(|f| dir.join(f))
-        .collect();
-        if !files.iter().all(|f| f.is_file()) {
-            bail!(
-                "no --input given and the default recordings are not in {} (set CRPBOT_DATA_DIR)",
-                dir.display()
-            );
-        }
-        eprintln!("crpbot replay: no --input given; replaying the recordings in {}", dir.display());
-        files
+    let inputs = if args.inputs.is_empty() && args.venue != Venue::Sim {
+        default_inputs(args.venue)?
     } else {
         args.inputs
     };
-    let mut replay = BinanceReplay::new(&registry, args.venue);
     let csv = match &args.bbo_out {
         Some(path) => {
             let file =
@@ -123,7 +108,19 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let mut out = Outputs { csv, journal };
-    let stats = replay.run(&inputs, &mut out);
+    let stats = match args.venue {
+        Venue::BinanceSpot | Venue::BinanceUsdm => {
+            BinanceReplay::new(&registry, args.venue).run(&inputs, &mut out)
+        }
+        Venue::Coinbase => CoinbaseReplay::new(&registry).run(&inputs, &mut out),
+        Venue::Sim => {
+            let cfg = SimConfig {
+                duration_ns: Some(args.duration.saturating_mul(1_000_000_000)),
+                ..SimConfig::new(args.seed)
+            };
+            replay_sim(&registry, cfg, &mut out)?
+        }
+    };
     if let (Some(csv), Some(path)) = (out.csv, &args.bbo_out) {
         csv.finish().with_context(|| format!("writing {}", path.display()))?;
     }
@@ -142,6 +139,35 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     }
     println!("{}", serde_json::to_string(&stats)?);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The recordings replayed when no `--input` is given.
+fn default_inputs(venue: Venue) -> anyhow::Result<Vec<PathBuf>> {
+    let data = super::data_dir();
+    let files: Vec<PathBuf> = match venue {
+        Venue::BinanceSpot => [
+            "btcusdt_20240808.gz",
+            "btcusdt_20240809.gz",
+            "ethusdt_20240808.gz",
+            "ethusdt_20240809.gz",
+        ]
+        .iter()
+        .map(|f| data.join("binance-spot-l2").join(f))
+        .collect(),
+        Venue::Coinbase => vec![data.join("venue-captures/COINBASE.jsonl.zst")],
+        other => bail!("no default recording for {other}: give --input FILE"),
+    };
+    if !files.iter().all(|f| f.is_file()) {
+        bail!(
+            "no --input given and the default recordings are not in {} (set CRPBOT_DATA_DIR)",
+            data.display()
+        );
+    }
+    eprintln!(
+        "crpbot replay: no --input given; replaying {}",
+        files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", ")
+    );
+    Ok(files)
 }
 
 /// Compares a replay's events with the journaled ones, in order, and hashes them.
@@ -206,7 +232,14 @@ fn from_journal(
         None => None,
     };
     let mut cmp = Compare { expected, next: 0, divergence: None, hash: 0xcbf2_9ce4_8422_2325, csv };
-    let mut replay = BinanceReplay::new(registry, venue);
+    let mut binance = matches!(venue, Venue::BinanceSpot | Venue::BinanceUsdm)
+        .then(|| BinanceReplay::new(registry, venue));
+    let mut coinbase = (venue == Venue::Coinbase).then(|| CoinbaseReplay::new(registry));
+    if binance.is_none() && coinbase.is_none() {
+        bail!(
+            "replay from a journal of {venue} frames is not supported (binance-spot, binance-usdm, coinbase)"
+        );
+    }
     let mut reader =
         Reader::open(dir).with_context(|| format!("opening journal {}", dir.display()))?;
     let mut frame = Vec::with_capacity(1 << 16);
@@ -228,11 +261,20 @@ fn from_journal(
         frames += 1;
         frame.clear();
         frame.extend_from_slice(bytes);
-        if replay.feed(&mut frame, rec.ts_ns, instrument, &mut cmp).is_err() {
+        let ok = match (&mut binance, &mut coinbase) {
+            (Some(r), _) => r.feed(&mut frame, rec.ts_ns, instrument, &mut cmp).is_ok(),
+            (_, Some(r)) => r.feed(&mut frame, rec.ts_ns, &mut cmp).is_ok(),
+            _ => false,
+        };
+        if !ok {
             bad += 1;
         }
     }
-    let mut stats = replay.stats();
+    let mut stats = match (&mut binance, &mut coinbase) {
+        (Some(r), _) => r.stats(),
+        (_, Some(r)) => r.stats(),
+        _ => Default::default(),
+    };
     stats.elapsed_s = start.elapsed().as_secs_f64();
     if cmp.divergence.is_none() && cmp.next != cmp.expected.len() {
         cmp.divergence = Some((
