@@ -21,7 +21,8 @@ mod order;
 
 pub use clock::{Clock, LiveClock, ReplayClock};
 pub use event::{
-    Bbo, BookSnapshot, BookState, BookStateChange, LevelUpdate, MarketEvent, Side, StateReason,
+    Bbo, BookSnapshot, BookState, BookStateChange, LevelUpdate, MarketEvent, MarkPrice, Side,
+    StateReason,
     Trade, level_flags,
 };
 pub use fixed::{ParseError, Px, Qty, Scale, ScaleError};

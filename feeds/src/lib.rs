@@ -9,6 +9,7 @@
 //! * [`books`]: per-instrument books and the rule that only synced, uncrossed books publish.
 //! * [`recording`]: `<ts_ns> <json>` (gzip) recordings.
 //! * [`replay`]: recordings through all of the above, with a summary.
+//! * [`session`]: live venue sessions (websocket, REST snapshots, reconnects) into SPSC rings.
 //!
 //! Invariant: prices and sizes leave this crate as integers; a book that is not `Synced` and
 //! uncrossed is never published as valid. Boundary: this crate (with the journal writer and
@@ -19,4 +20,5 @@ pub mod binance;
 pub mod books;
 pub mod recording;
 pub mod replay;
+pub mod session;
 pub mod sync;
