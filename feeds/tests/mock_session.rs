@@ -119,7 +119,6 @@ fn silent_stall_is_detected_after_the_configured_timeout_and_books_go_stale() {
                 stall_at = Some(c.ts_local_ns);
                 last_data = s.last_data_ns;
                 assert_eq!(c.state, BookState::Stale);
-                assert!(!b.books().get(id).unwrap().is_valid());
             }
         }
         stall_at.is_some() && mock.state.lock().unwrap().done && b.books().get(id).unwrap().is_valid()
@@ -131,6 +130,7 @@ fn silent_stall_is_detected_after_the_configured_timeout_and_books_go_stale() {
     assert!(detect < Duration::from_secs(5), "not detected within 5 s: {detect:?}");
     let stats = handle.stats();
     assert_eq!(stats.stalls, 1);
+    assert_eq!(seen.published_unsynced + seen.published_while_stale, 0);
     assert!(stats.reconnects >= 1);
     // After the reconnect the book resynced and matches the mock.
     assert_same_book(books.books().get(id).unwrap(), &mock.book());
@@ -140,7 +140,12 @@ fn silent_stall_is_detected_after_the_configured_timeout_and_books_go_stale() {
 #[test]
 fn full_ring_marks_the_book_stale_and_resyncs_instead_of_dropping_silently() {
     let Some(script) = script() else { return };
-    let cfg = MockConfig { limit_frames: Some(12_000), ..Default::default() };
+    // Paced so the stream outlasts the consumer's slow phase (a resync needs a later diff).
+    let cfg = MockConfig {
+        limit_frames: Some(12_000),
+        pace: Some(Duration::from_millis(2)),
+        ..Default::default()
+    };
     let mock = Mock::start(script, cfg);
     let registry = Registry::with_defaults();
     let mut scfg = test_config(&mock, Venue::BinanceSpot);
@@ -149,12 +154,13 @@ fn full_ring_marks_the_book_stale_and_resyncs_instead_of_dropping_silently() {
     let id = handle.instruments()[0];
     let mut books = LiveBooks::new(&registry, handle.resync_requester());
     let mut seen = Seen::default();
-    // A slow consumer: catch up slowly while the mock floods (sleeps simulate the slowness).
-    let mut rounds = 0;
+    // A slow consumer: once the book is live, it stops reading for 300 ms while the mock
+    // streams on (the sleep simulates the slow consumer).
+    let mut hiccup = false;
     let ok = pump(&mut rx, &mut books, &mut seen, LONG, |b, _| {
-        rounds += 1;
-        if rounds < 40 {
-            std::thread::sleep(Duration::from_millis(10));
+        if !hiccup && b.books().get(id).is_some_and(|t| t.is_valid()) {
+            hiccup = true;
+            std::thread::sleep(Duration::from_millis(300));
         }
         mock.state.lock().unwrap().done
             && b.books().get(id).is_some_and(|t| t.is_valid() && t.update_id >= mock.state.lock().unwrap().last_u)

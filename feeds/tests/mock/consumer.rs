@@ -19,7 +19,7 @@ pub struct Seen {
     pub marks: u64,
     pub trades: u64,
     pub bbos: u64,
-    /// Local time of the last market-data event (not a state change).
+    /// Local time of the last event that came from a websocket frame.
     pub last_data_ns: i64,
     pub state: BookState,
     /// Publications after a `Stale` and before the next `Synced`.
@@ -51,7 +51,13 @@ impl ReplaySink for Seen {
             MarketEvent::Bbo(_) => self.bbos += 1,
             _ => {}
         }
-        if !matches!(e, MarketEvent::State(_)) {
+        // Websocket-frame events only (a snapshot arrives over HTTP).
+        let from_ws = match e {
+            MarketEvent::State(_) | MarketEvent::Snapshot(_) => false,
+            MarketEvent::Level(l) => !l.is_snapshot(),
+            _ => true,
+        };
+        if from_ws {
             self.last_data_ns = self.last_data_ns.max(e.ts_local_ns());
         }
     }

@@ -152,7 +152,8 @@ fn next_frame(ctx: &Ctx, st: &mut State) -> Next {
     }
     let prev_u = st.last_u;
     st.last_u = d.last;
-    if ctx.cfg.drop_every.is_some_and(|n| st.depth_seen % n == 0) {
+    // Drops count only once a client has a snapshot (before that they are invisible).
+    if !st.served.is_empty() && ctx.cfg.drop_every.is_some_and(|n| st.depth_seen % n == 0) {
         st.drops.push((st.last_sent_u, None));
         return Next::Skip;
     }
