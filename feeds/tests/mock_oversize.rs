@@ -30,7 +30,7 @@ fn malformed_deep_and_oversize_frames_are_counted_and_rejected() {
         "{not json".to_owned(),
         "".to_owned(),
         r#"{"stream":"btcusdt@kline_1m","data":{"e":"kline","E":1}}"#.to_owned(),
-        r#"{"stream":"dogeusdt@trade","data":{"e":"trade","E":1,"s":"DOGEUSDT","t":1,"p":"1","q":"1","T":1,"m":true}}"#.to_owned(),
+        r#"{"stream":"foobarusdt@trade","data":{"e":"trade","E":1,"s":"FOOBARUSDT","t":1,"p":"1","q":"1","T":1,"m":true}}"#.to_owned(),
         depth(r#""zz":"#).replace("\"zz\":", "\"zz\":,"), // invalid: missing value
         format!("{}{}", "[".repeat(10_000), "]".repeat(10_000)),
         format!("{}{}", "{\"a\":".repeat(10_000), "}".repeat(10_000)),
@@ -50,7 +50,7 @@ fn malformed_deep_and_oversize_frames_are_counted_and_rejected() {
         inject,
         fragmented_mib: Some(6),
         huge_frame: Some(huge),
-        limit_frames: Some(4_000),
+        limit_frames: Some(6_000),
         ..Default::default()
     };
     let mock = Mock::start(script, cfg);

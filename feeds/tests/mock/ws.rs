@@ -268,12 +268,13 @@ pub(crate) async fn serve(ctx: Ctx, mut s: TcpStream) {
             }
             if let Some(mib) = cfg.fragmented_mib {
                 // A message over the cap in fragments each under it.
-                let chunk = vec![b' '; 1 << 20];
-                for i in 0..mib {
-                    let (op, fin) = if i == 0 { (0x1, false) } else { (0x0, i + 1 == mib) };
-                    let mut h = header(op, fin, chunk.len() as u64);
-                    h.extend_from_slice(&chunk);
-                    if w.write_all(&h).await.is_err() {
+                // 256 KiB fragments from one reused buffer.
+                let chunk = vec![b' '; 256 << 10];
+                let n = mib * 4;
+                for i in 0..n {
+                    let (op, fin) = if i == 0 { (0x1, false) } else { (0x0, i + 1 == n) };
+                    let h = header(op, fin, chunk.len() as u64);
+                    if w.write_all(&h).await.is_err() || w.write_all(&chunk).await.is_err() {
                         break 'frames;
                     }
                 }
@@ -320,6 +321,16 @@ pub(crate) async fn serve(ctx: Ctx, mut s: TcpStream) {
                 ctx.counters.frames_sent.fetch_add(1, SeqCst);
                 if depth.is_some() {
                     ctx.counters.diffs_sent.fetch_add(1, SeqCst);
+                    if fault == Some(Fault::MidSnapshot) {
+                        // Hold the stream until the client asks for its snapshot (≤ 5 s); the
+                        // request then kills this connection.
+                        let _ = tokio::time::timeout(Duration::from_secs(5), async {
+                            while ctx.state.lock().unwrap().kill_epoch == epoch {
+                                let _ = tokio::time::timeout(Duration::from_millis(2), ctx.snapshot_wait.notified()).await;
+                            }
+                        })
+                        .await;
+                    }
                     if let Some(before) = waiting_before {
                         // The gap-revealing diff is out: wait for the client's snapshot.
                         let _ = tokio::time::timeout(Duration::from_secs(5), async {
