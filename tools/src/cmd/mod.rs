@@ -1,6 +1,8 @@
 //! One module per subcommand.
 
+pub mod record;
 pub mod replay;
+pub mod run;
 
 use std::path::PathBuf;
 
