@@ -40,6 +40,7 @@ fn run_writes_the_bbo_csv_of_the_live_book_and_record_replays() {
         limit_frames: Some(6_000),
         drop_every: Some(150),
         await_snapshot_after_drop: true,
+        pace: Some(std::time::Duration::from_millis(5)),
         ..Default::default()
     };
     let m = Mock::start(script, cfg);
@@ -61,7 +62,7 @@ fn run_writes_the_bbo_csv_of_the_live_book_and_record_replays() {
     drop(st);
     let text = std::fs::read_to_string(&csv).unwrap();
     let last = text.lines().last().unwrap();
-    assert!(last.contains(&format!(",BTCUSDT,{last_u},")), "{last}");
+    assert!(last.contains(&format!(",BTCUSDT,{last_u},")), "{last}\n{stderr}\n{}", String::from_utf8_lossy(&out.stdout));
     assert!(last.ends_with(&mock_top(&m)), "{last} vs {}", mock_top(&m));
     let summary: serde_json::Value =
         serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().last().unwrap()).unwrap();
@@ -70,7 +71,14 @@ fn run_writes_the_bbo_csv_of_the_live_book_and_record_replays() {
     drop(m);
 
     // Record the same stream, then replay the recording to the same final best bid/ask.
-    let m = Mock::start(script, MockConfig { limit_frames: Some(6_000), ..Default::default() });
+    let m = Mock::start(
+        script,
+        MockConfig {
+            limit_frames: Some(6_000),
+            pace: Some(std::time::Duration::from_millis(5)),
+            ..Default::default()
+        },
+    );
     let rec = tmp("rec");
     let out = crpbot()
         .args(["record", "--venue", "binance-spot", "--symbols", "BTCUSDT", "--duration", "3"])
@@ -91,7 +99,8 @@ fn run_writes_the_bbo_csv_of_the_live_book_and_record_replays() {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let replayed = std::fs::read_to_string(&csv2).unwrap();
-    assert!(replayed.lines().last().unwrap().ends_with(&mock_top(&m)));
+    let last = replayed.lines().last().unwrap();
+    assert!(last.ends_with(&mock_top(&m)), "{last} vs {} ({:?})", mock_top(&m), m.state.lock().unwrap().last_u);
     std::fs::remove_dir_all(&dir).ok();
     std::fs::remove_dir_all(&rec).ok();
 }

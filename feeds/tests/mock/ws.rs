@@ -319,6 +319,8 @@ pub(crate) async fn serve(ctx: Ctx, mut s: TcpStream) {
                 }
                 sent += 1;
                 ctx.counters.frames_sent.fetch_add(1, SeqCst);
+                // Let the snapshot endpoint run between frames (one runtime thread).
+                tokio::task::yield_now().await;
                 if depth.is_some() {
                     ctx.counters.diffs_sent.fetch_add(1, SeqCst);
                     if fault == Some(Fault::MidSnapshot) {
