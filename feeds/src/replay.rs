@@ -282,10 +282,10 @@ impl<S: ReplaySink> SyncSink for Apply<'_, S> {
     }
 
     fn applied(&mut self, header: &DepthHeader) {
-        if self.effect == BookEffect::Updated {
-            if let Some(book) = self.books.get(header.instrument) {
-                self.sink.on_book(&Published { depth: header, book });
-            }
+        if self.effect == BookEffect::Updated
+            && let Some(book) = self.books.get(header.instrument)
+        {
+            self.sink.on_book(&Published { depth: header, book });
         }
         if !matches!(self.effect, BookEffect::Crossed | BookEffect::Rejected) {
             self.effect = BookEffect::None;

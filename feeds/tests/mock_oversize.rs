@@ -2,6 +2,7 @@
 //! 10,000-deep nesting, a message over the cap in fragments, and a 100 MiB frame. Every bad
 //! frame is counted and rejected, nothing panics, the session resyncs, and memory stays
 //! bounded (this test runs alone in its binary so the process RSS is its own).
+#![allow(clippy::unwrap_used)] // test code
 
 mod mock;
 

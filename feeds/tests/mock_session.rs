@@ -1,6 +1,7 @@
 //! Live sessions against the local mock exchange (127.0.0.1): gaps and resyncs (F3), silent
 //! stalls (F4), back-pressure (F7), pings, USDⓈ-M `pu` chaining and mark prices, and the
 //! recorder (a recording of the mock replays to the mock's book).
+#![allow(clippy::unwrap_used)] // test code
 
 mod mock;
 
@@ -33,8 +34,7 @@ fn gaps_resync_and_equal_books(venue: Venue, registry: &Registry, usdm: bool) {
     // Run to the end of the script: the book reaches the mock's last update id.
     let ok = pump(&mut rx, &mut books, &mut seen, LONG, |b, _| {
         let st = mock.state.lock().unwrap();
-        st.done
-            && b.books().get(id).is_some_and(|t| t.is_valid() && t.update_id >= st.last_u)
+        st.done && b.books().get(id).is_some_and(|t| t.is_valid() && t.update_id >= st.last_u)
     });
     assert!(ok, "book never reached the end of the stream: {:?}", handle.stats());
     let stats = handle.stats();
@@ -67,8 +67,12 @@ fn gaps_resync_and_equal_books(venue: Venue, registry: &Registry, usdm: bool) {
     assert_eq!(stats.resyncs, drops.len() as u64, "one new snapshot per gap");
     assert_eq!(seen.published_unsynced + seen.published_while_stale, 0);
     // Each snapshot the consumer applied equals the mock's book at that update id.
-    let synced_after: Vec<u64> =
-        seen.snapshots.iter().copied().filter(|&u| served.iter().any(|b| b.update_id == u)).collect();
+    let synced_after: Vec<u64> = seen
+        .snapshots
+        .iter()
+        .copied()
+        .filter(|&u| served.iter().any(|b| b.update_id == u))
+        .collect();
     assert_eq!(synced_after.len(), seen.snapshots.len());
     // Full compare of both sides at the end.
     let book = books.books().get(id).unwrap();
@@ -114,14 +118,16 @@ fn silent_stall_is_detected_after_the_configured_timeout_and_books_go_stale() {
     let mut stall_at = None;
     let mut last_data = 0;
     let ok = pump(&mut rx, &mut books, &mut seen, LONG, |b, s| {
-        if stall_at.is_none() {
-            if let Some(c) = s.states.iter().find(|c| c.reason == StateReason::Stall) {
-                stall_at = Some(c.ts_local_ns);
-                last_data = s.last_data_ns;
-                assert_eq!(c.state, BookState::Stale);
-            }
+        if stall_at.is_none()
+            && let Some(c) = s.states.iter().find(|c| c.reason == StateReason::Stall)
+        {
+            stall_at = Some(c.ts_local_ns);
+            last_data = s.data_ns_at_first_stall.unwrap();
+            assert_eq!(c.state, BookState::Stale);
         }
-        stall_at.is_some() && mock.state.lock().unwrap().done && b.books().get(id).unwrap().is_valid()
+        stall_at.is_some()
+            && mock.state.lock().unwrap().done
+            && b.books().get(id).unwrap().is_valid()
     });
     assert!(ok, "{:?}", handle.stats());
     let detect = Duration::from_nanos((stall_at.unwrap() - last_data) as u64);
@@ -163,7 +169,9 @@ fn full_ring_marks_the_book_stale_and_resyncs_instead_of_dropping_silently() {
             std::thread::sleep(Duration::from_millis(300));
         }
         mock.state.lock().unwrap().done
-            && b.books().get(id).is_some_and(|t| t.is_valid() && t.update_id >= mock.state.lock().unwrap().last_u)
+            && b.books()
+                .get(id)
+                .is_some_and(|t| t.is_valid() && t.update_id >= mock.state.lock().unwrap().last_u)
     });
     assert!(ok, "{:?}", handle.stats());
     let stats = handle.stats();
@@ -174,7 +182,9 @@ fn full_ring_marks_the_book_stale_and_resyncs_instead_of_dropping_silently() {
     assert!(stats.ring_full > 0, "the ring never filled: test too weak");
     assert!(stats.backpressure_resyncs > 0);
     assert_eq!(seen.published_unsynced + seen.published_while_stale, 0);
-    assert!(seen.states.iter().any(|c| c.state == BookState::Stale && c.reason == StateReason::Gap));
+    assert!(
+        seen.states.iter().any(|c| c.state == BookState::Stale && c.reason == StateReason::Gap)
+    );
     assert_same_book(books.books().get(id).unwrap(), &mock.book());
     stop_clean(handle, &mock);
 }

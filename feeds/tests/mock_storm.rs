@@ -1,6 +1,7 @@
 //! F5: a disconnect storm against the local mock — 200 forced disconnects (abrupt close at
 //! varying points, mid-frame, mid-snapshot, `serverShutdown`) → 200 reconnects, the book
 //! resyncs to the mock's, and nothing leaks (sockets on both sides, the feed thread).
+#![allow(clippy::unwrap_used)] // test code
 
 mod mock;
 

@@ -1,5 +1,6 @@
 //! `crpbot run` and `crpbot record` end to end against the feeds crate's local mock exchange
 //! (127.0.0.1 only), and the clear failure when the venue cannot be reached.
+#![allow(clippy::unwrap_used)] // test code
 
 #[path = "../../feeds/tests/mock/mod.rs"]
 mod mock;
@@ -62,7 +63,11 @@ fn run_writes_the_bbo_csv_of_the_live_book_and_record_replays() {
     drop(st);
     let text = std::fs::read_to_string(&csv).unwrap();
     let last = text.lines().last().unwrap();
-    assert!(last.contains(&format!(",BTCUSDT,{last_u},")), "{last}\n{stderr}\n{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        last.contains(&format!(",BTCUSDT,{last_u},")),
+        "{last}\n{stderr}\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     assert!(last.ends_with(&mock_top(&m)), "{last} vs {}", mock_top(&m));
     let summary: serde_json::Value =
         serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().last().unwrap()).unwrap();
@@ -100,7 +105,12 @@ fn run_writes_the_bbo_csv_of_the_live_book_and_record_replays() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let replayed = std::fs::read_to_string(&csv2).unwrap();
     let last = replayed.lines().last().unwrap();
-    assert!(last.ends_with(&mock_top(&m)), "{last} vs {} ({:?})", mock_top(&m), m.state.lock().unwrap().last_u);
+    assert!(
+        last.ends_with(&mock_top(&m)),
+        "{last} vs {} ({:?})",
+        mock_top(&m),
+        m.state.lock().unwrap().last_u
+    );
     std::fs::remove_dir_all(&dir).ok();
     std::fs::remove_dir_all(&rec).ok();
 }

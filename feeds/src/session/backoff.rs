@@ -152,7 +152,8 @@ mod tests {
             times.push(now);
         }
         for (i, &t) in times.iter().enumerate() {
-            let in_window = times[i..].iter().take_while(|&&u| u.duration_since(t) < window).count();
+            let in_window =
+                times[i..].iter().take_while(|&&u| u.duration_since(t) < window).count();
             assert!(in_window <= 300, "{in_window} attempts within 5 min from #{i}");
         }
         assert!(times[999].duration_since(t0) >= window * 3);

@@ -172,10 +172,8 @@ async fn request<S: AsyncRead + AsyncWrite + Unpin>(
     if !parts.next().is_some_and(|v| v.starts_with("HTTP/1.")) {
         return Err(HttpError::Malformed("status line"));
     }
-    let status: u16 = parts
-        .next()
-        .and_then(|c| c.parse().ok())
-        .ok_or(HttpError::Malformed("status code"))?;
+    let status: u16 =
+        parts.next().and_then(|c| c.parse().ok()).ok_or(HttpError::Malformed("status code"))?;
     let (mut length, mut chunked) = (None, false);
     for line in lines {
         let Some((name, value)) = line.split_once(':') else {

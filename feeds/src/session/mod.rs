@@ -292,10 +292,9 @@ pub fn resolve(cfg: &SessionConfig, registry: &Registry) -> Result<Vec<Instrumen
     cfg.symbols
         .iter()
         .map(|s| {
-            registry.lookup(cfg.venue, s.as_bytes()).ok_or_else(|| SpawnError::UnknownSymbol {
-                venue: cfg.venue,
-                symbol: s.clone(),
-            })
+            registry
+                .lookup(cfg.venue, s.as_bytes())
+                .ok_or_else(|| SpawnError::UnknownSymbol { venue: cfg.venue, symbol: s.clone() })
         })
         .collect()
 }

@@ -102,10 +102,10 @@ impl RingOut {
     }
 
     fn note_state(&self, ev: &MarketEvent) {
-        if let MarketEvent::State(c) = ev {
-            if let Some(s) = self.shared.states.get(c.instrument.index()) {
-                s.store(c.state as u8, Relaxed);
-            }
+        if let MarketEvent::State(c) = ev
+            && let Some(s) = self.shared.states.get(c.instrument.index())
+        {
+            s.store(c.state as u8, Relaxed);
         }
     }
 
@@ -198,7 +198,10 @@ mod tests {
         let got: Vec<_> = std::iter::from_fn(|| rx.pop().ok()).collect();
         assert_eq!(got.len(), 3);
         let MarketEvent::State(c) = got[2] else { panic!("{got:?}") };
-        assert_eq!((c.instrument, c.state, c.reason), (InstrumentId(0), BookState::Stale, StateReason::Gap));
+        assert_eq!(
+            (c.instrument, c.state, c.reason),
+            (InstrumentId(0), BookState::Stale, StateReason::Gap)
+        );
         assert_eq!(shared.state(InstrumentId(0)), Some(BookState::Stale));
         let s = shared.stats();
         assert_eq!((s.ring_full, s.backpressure_resyncs, s.gaps), (2, 1, 0));

@@ -81,7 +81,13 @@ pub trait VenueProtocol: Send + 'static {
         out: &mut RingOut,
     ) -> SnapshotApply;
     /// Marks the book unusable (disconnect, stall, consumer-detected crossing, overflow).
-    fn invalidate(&mut self, id: InstrumentId, reason: StateReason, ts_local_ns: i64, out: &mut RingOut);
+    fn invalidate(
+        &mut self,
+        id: InstrumentId,
+        reason: StateReason,
+        ts_local_ns: i64,
+        out: &mut RingOut,
+    );
     /// The synchronisation state of an instrument.
     fn state(&self, id: InstrumentId) -> BookState;
 }
@@ -108,15 +114,14 @@ pub struct BinanceProtocol {
 impl BinanceProtocol {
     /// A protocol for `cfg.venue` (`BinanceSpot` or `BinanceUsdm`) and the resolved instruments.
     pub fn new(cfg: &SessionConfig, registry: &Registry, ids: &[InstrumentId]) -> BinanceProtocol {
-        let rule = if cfg.venue == Venue::BinanceUsdm { Continuity::Usdm } else { Continuity::Spot };
+        let rule =
+            if cfg.venue == Venue::BinanceUsdm { Continuity::Usdm } else { Continuity::Spot };
         let mut syncs: Vec<Option<DepthSync>> = (0..registry.len()).map(|_| None).collect();
         for &id in ids {
             syncs[id.index()] = Some(DepthSync::new(id, rule, 4096, 1 << 18));
         }
-        let decoder_cfg = DecoderConfig {
-            max_frame_bytes: cfg.max_message_bytes,
-            ..DecoderConfig::default()
-        };
+        let decoder_cfg =
+            DecoderConfig { max_frame_bytes: cfg.max_message_bytes, ..DecoderConfig::default() };
         BinanceProtocol {
             venue: cfg.venue,
             ids: ids.to_vec(),
@@ -195,7 +200,8 @@ impl VenueProtocol for BinanceProtocol {
     }
 
     fn snapshot_url(&self, id: InstrumentId) -> Option<String> {
-        let path = if self.venue == Venue::BinanceUsdm { "/fapi/v1/depth" } else { "/api/v3/depth" };
+        let path =
+            if self.venue == Venue::BinanceUsdm { "/fapi/v1/depth" } else { "/api/v3/depth" };
         Some(format!(
             "{}{path}?symbol={}&limit={}",
             self.rest_url,
@@ -293,7 +299,13 @@ impl VenueProtocol for BinanceProtocol {
         }
     }
 
-    fn invalidate(&mut self, id: InstrumentId, reason: StateReason, ts_local_ns: i64, out: &mut RingOut) {
+    fn invalidate(
+        &mut self,
+        id: InstrumentId,
+        reason: StateReason,
+        ts_local_ns: i64,
+        out: &mut RingOut,
+    ) {
         if let Some(s) = self.sync_mut(id) {
             s.invalidate(reason, ts_local_ns, out);
         }

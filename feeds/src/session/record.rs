@@ -103,7 +103,8 @@ impl DayFileRecorder {
             let path = self.path_for(ts_ns);
             let file = OpenOptions::new().create(true).append(true).open(&path)?;
             self.stats.files.fetch_add(1, Relaxed);
-            self.file = Some(GzEncoder::new(BufWriter::with_capacity(1 << 16, file), Compression::fast()));
+            self.file =
+                Some(GzEncoder::new(BufWriter::with_capacity(1 << 16, file), Compression::fast()));
             self.day = Some(day);
         }
         self.file.as_mut().ok_or_else(|| std::io::Error::other("no file"))
@@ -127,11 +128,11 @@ impl DayFileRecorder {
         // Make the data readable regularly (a sync flush closes no member).
         if ts_ns - self.last_flush_ns >= 1_000_000_000 {
             self.last_flush_ns = ts_ns;
-            if let Some(f) = self.file.as_mut() {
-                if f.flush().is_err() {
-                    self.stats.errors.fetch_add(1, Relaxed);
-                    self.file = None;
-                }
+            if let Some(f) = self.file.as_mut()
+                && f.flush().is_err()
+            {
+                self.stats.errors.fetch_add(1, Relaxed);
+                self.file = None;
             }
         }
     }
@@ -158,7 +159,9 @@ impl FrameTap for DayFileRecorder {
     fn snapshot(&mut self, ts_local_ns: i64, symbol: &str, body: &[u8]) {
         self.start_line(ts_local_ns);
         self.line.extend_from_slice(b"{\"stream\":\"");
-        self.line.extend(symbol.bytes().filter(u8::is_ascii_alphanumeric).map(|b| b.to_ascii_lowercase()));
+        self.line.extend(
+            symbol.bytes().filter(u8::is_ascii_alphanumeric).map(|b| b.to_ascii_lowercase()),
+        );
         self.line.extend_from_slice(b"@depthSnapshot\",\"data\":");
         self.push_one_line(body);
         self.line.extend_from_slice(b"}\n");
@@ -166,10 +169,10 @@ impl FrameTap for DayFileRecorder {
     }
 
     fn finish(&mut self) {
-        if let Some(f) = self.file.take() {
-            if f.finish().and_then(|mut w| w.flush()).is_err() {
-                self.stats.errors.fetch_add(1, Relaxed);
-            }
+        if let Some(f) = self.file.take()
+            && f.finish().and_then(|mut w| w.flush()).is_err()
+        {
+            self.stats.errors.fetch_add(1, Relaxed);
         }
     }
 }

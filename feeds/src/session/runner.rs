@@ -9,9 +9,9 @@ use crpbot_core::{Clock, InstrumentId, LiveClock, StateReason};
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, sleep, sleep_until};
+use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 use tracing::{debug, info, warn};
 
@@ -118,10 +118,10 @@ impl<P: VenueProtocol> Session<P> {
         let mut delay = None;
         let mut connected_before = false;
         while !self.shared.stopping() {
-            if let Some(d) = delay.take() {
-                if self.pause_until(Instant::now() + d).await {
-                    break;
-                }
+            if let Some(d) = delay.take()
+                && self.pause_until(Instant::now() + d).await
+            {
+                break;
             }
             if let Some(t) = limiter.wait_until(Instant::now()) {
                 warn!(%venue, "Connection attempt limit reached, waiting");

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use crpbot_core::{BookState, BookStateChange, MarketEvent, Px, Qty, Registry, Side, Venue};
+use crpbot_core::{BookState, BookStateChange, MarketEvent, Registry, Side, Venue};
 use crpbot_feeds::books::TrackedBook;
 use crpbot_feeds::replay::{Published, ReplaySink};
 use crpbot_feeds::session::{LiveBooks, SessionConfig, SessionHandle};
@@ -22,6 +22,8 @@ pub struct Seen {
     /// Local time of the last event that came from a websocket frame.
     pub last_data_ns: i64,
     pub state: BookState,
+    /// `last_data_ns` when the first `Stall` state change arrived.
+    pub data_ns_at_first_stall: Option<i64>,
     /// Publications after a `Stale` and before the next `Synced`.
     pub published_while_stale: u64,
 }
@@ -42,6 +44,11 @@ impl ReplaySink for Seen {
     fn on_event(&mut self, e: &MarketEvent) {
         match e {
             MarketEvent::State(c) => {
+                if c.reason == crpbot_core::StateReason::Stall
+                    && self.data_ns_at_first_stall.is_none()
+                {
+                    self.data_ns_at_first_stall = Some(self.last_data_ns);
+                }
                 self.state = c.state;
                 self.states.push(*c);
             }
@@ -115,7 +122,7 @@ pub fn pump(
 }
 
 /// Both sides of a book, best first.
-pub fn sides(b: &TrackedBook) -> (Vec<(Px, Qty)>, Vec<(Px, Qty)>) {
+pub fn sides(b: &TrackedBook) -> (super::Side2, super::Side2) {
     let side = |s| b.book.levels(s).map(|l| (l.px, l.qty)).collect::<Vec<_>>();
     (side(Side::Buy), side(Side::Sell))
 }

@@ -7,7 +7,7 @@
 //! announce a 100 MiB frame. The mock keeps its own reference book (snapshot line of the
 //! recording plus every diff it processes, sent or dropped) and serves snapshots at the current
 //! stream position, so a client that follows the procedure must end with exactly this book.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 pub mod consumer;
 mod ws;
@@ -125,6 +125,9 @@ pub fn script() -> Option<&'static Script> {
     }))
 }
 
+/// One side of a book, best first.
+pub type Side2 = Vec<(Px, Qty)>;
+
 /// The mock's reference book.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RefBook {
@@ -146,7 +149,7 @@ impl RefBook {
     }
 
     /// Bids best first, asks best first.
-    pub fn sides(&self) -> (Vec<(Px, Qty)>, Vec<(Px, Qty)>) {
+    pub fn sides(&self) -> (Side2, Side2) {
         let bids = self.bids.iter().rev().map(|(&p, &q)| (Px(p), Qty(q))).collect();
         let asks = self.asks.iter().map(|(&p, &q)| (Px(p), Qty(q))).collect();
         (bids, asks)
@@ -382,7 +385,11 @@ async fn serve_http(ctx: Ctx, mut s: tokio::net::TcpStream) {
     }
     ctx.counters.http_requests.fetch_add(1, SeqCst);
     let text = String::from_utf8_lossy(&req);
-    let path = if ctx.cfg.usdm { "GET /fapi/v1/depth?symbol=BTCUSDT" } else { "GET /api/v3/depth?symbol=BTCUSDT" };
+    let path = if ctx.cfg.usdm {
+        "GET /fapi/v1/depth?symbol=BTCUSDT"
+    } else {
+        "GET /api/v3/depth?symbol=BTCUSDT"
+    };
     if !text.starts_with(path) {
         let _ = s.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n").await;
         return;
@@ -407,7 +414,7 @@ async fn serve_http(ctx: Ctx, mut s: tokio::net::TcpStream) {
         let _ = s.write_all(&body.as_bytes()[..body.len() / 2]).await;
         return;
     }
-    if n % 2 == 0 {
+    if n.is_multiple_of(2) {
         let head = format!(
             "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
             body.len()

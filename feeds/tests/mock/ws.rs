@@ -153,14 +153,15 @@ fn next_frame(ctx: &Ctx, st: &mut State) -> Next {
     let prev_u = st.last_u;
     st.last_u = d.last;
     // Drops count only once a client has a snapshot (before that they are invisible).
-    if !st.served.is_empty() && ctx.cfg.drop_every.is_some_and(|n| st.depth_seen % n == 0) {
+    if !st.served.is_empty() && ctx.cfg.drop_every.is_some_and(|n| st.depth_seen.is_multiple_of(n))
+    {
         st.drops.push((st.last_sent_u, None));
         return Next::Skip;
     }
-    if let Some(last) = st.drops.last_mut() {
-        if last.1.is_none() {
-            last.1 = Some(d.e_ms);
-        }
+    if let Some(last) = st.drops.last_mut()
+        && last.1.is_none()
+    {
+        last.1 = Some(d.e_ms);
     }
     st.last_sent_u = d.last;
     let text = if ctx.cfg.usdm {
@@ -225,7 +226,11 @@ pub(crate) async fn serve(ctx: Ctx, mut s: TcpStream) {
                 ctx.counters.faults_done.fetch_add(1, SeqCst);
                 let waited = tokio::time::timeout(Duration::from_secs(5), async {
                     while !closed.load(SeqCst) {
-                        let _ = tokio::time::timeout(Duration::from_millis(5), closed_notify.notified()).await;
+                        let _ = tokio::time::timeout(
+                            Duration::from_millis(5),
+                            closed_notify.notified(),
+                        )
+                        .await;
                     }
                 })
                 .await;
@@ -239,27 +244,33 @@ pub(crate) async fn serve(ctx: Ctx, mut s: TcpStream) {
         if first && cfg.stall_first_after.is_some_and(|n| sent >= n) {
             // Silent stall: TCP open, nothing sent, until the client gives up.
             while !closed.load(SeqCst) && !ctx.stop.load(SeqCst) {
-                let _ = tokio::time::timeout(Duration::from_millis(5), closed_notify.notified()).await;
+                let _ =
+                    tokio::time::timeout(Duration::from_millis(5), closed_notify.notified()).await;
             }
             break;
         }
-        if idx == 2 && sent >= cfg.inject_after {
-            if let Some(len) = cfg.huge_frame {
-                // Announce it, then stream the payload from a small reused buffer.
-                let _ = w.write_all(&header(0x1, true, len)).await;
-                let chunk = vec![b' '; 64 << 10];
-                let mut written = 0u64;
-                while written < len {
-                    if w.write_all(&chunk).await.is_err() {
-                        break;
-                    }
-                    written += chunk.len() as u64;
-                    ctx.counters.huge_bytes_written.fetch_add(chunk.len() as u64, SeqCst);
+        if idx == 2
+            && sent >= cfg.inject_after
+            && let Some(len) = cfg.huge_frame
+        {
+            // Announce it, then stream the payload from a small reused buffer.
+            let _ = w.write_all(&header(0x1, true, len)).await;
+            let chunk = vec![b' '; 64 << 10];
+            let mut written = 0u64;
+            while written < len {
+                if w.write_all(&chunk).await.is_err() {
+                    break;
                 }
-                break 'frames;
+                written += chunk.len() as u64;
+                ctx.counters.huge_bytes_written.fetch_add(chunk.len() as u64, SeqCst);
             }
+            break 'frames;
         }
-        if first && !injected && sent >= cfg.inject_after && (!cfg.inject.is_empty() || cfg.fragmented_mib.is_some()) {
+        if first
+            && !injected
+            && sent >= cfg.inject_after
+            && (!cfg.inject.is_empty() || cfg.fragmented_mib.is_some())
+        {
             injected = true;
             for text in &cfg.inject {
                 if send(&mut w, 0x1, text.as_bytes()).await.is_err() {
@@ -280,14 +291,14 @@ pub(crate) async fn serve(ctx: Ctx, mut s: TcpStream) {
                 }
             }
         }
-        if cfg.ping_every.is_some_and(|n| sent > 0 && sent % n == 0) {
+        if cfg.ping_every.is_some_and(|n| sent > 0 && sent.is_multiple_of(n)) {
             let payload = format!("mock-ping-{sent}");
             ctx.counters.pings_sent.fetch_add(1, SeqCst);
             if send(&mut w, 0x9, payload.as_bytes()).await.is_err() {
                 break;
             }
         }
-        if cfg.usdm && sent > 0 && sent % 100 == 0 {
+        if cfg.usdm && sent > 0 && sent.is_multiple_of(100) {
             let mark = r#"{"stream":"btcusdt@markPrice@1s","data":{"e":"markPriceUpdate","E":1723161255000,"s":"BTCUSDT","p":"61837.63000000","i":"61830.12345678","P":"61830.00000000","r":"0.00010000","T":1723190400000}}"#;
             ctx.counters.marks_sent.fetch_add(1, SeqCst);
             if send(&mut w, 0x1, mark.as_bytes()).await.is_err() {
@@ -296,8 +307,8 @@ pub(crate) async fn serve(ctx: Ctx, mut s: TcpStream) {
         }
         let (next, waiting_before) = {
             let mut st = ctx.state.lock().unwrap();
-            let awaiting = cfg.await_snapshot_after_drop
-                && st.drops.last().is_some_and(|d| d.1.is_none());
+            let awaiting =
+                cfg.await_snapshot_after_drop && st.drops.last().is_some_and(|d| d.1.is_none());
             let before = ctx.counters.snapshots_served.load(SeqCst);
             (next_frame(&ctx, &mut st), awaiting.then_some(before))
         };
@@ -305,7 +316,9 @@ pub(crate) async fn serve(ctx: Ctx, mut s: TcpStream) {
             Next::End => {
                 // Idle with TCP open until the client leaves or the mock stops.
                 while !closed.load(SeqCst) && !ctx.stop.load(SeqCst) {
-                    let _ = tokio::time::timeout(Duration::from_millis(5), closed_notify.notified()).await;
+                    let _ =
+                        tokio::time::timeout(Duration::from_millis(5), closed_notify.notified())
+                            .await;
                     if ctx.state.lock().unwrap().kill_epoch != epoch {
                         break;
                     }
@@ -328,7 +341,11 @@ pub(crate) async fn serve(ctx: Ctx, mut s: TcpStream) {
                         // request then kills this connection.
                         let _ = tokio::time::timeout(Duration::from_secs(5), async {
                             while ctx.state.lock().unwrap().kill_epoch == epoch {
-                                let _ = tokio::time::timeout(Duration::from_millis(2), ctx.snapshot_wait.notified()).await;
+                                let _ = tokio::time::timeout(
+                                    Duration::from_millis(2),
+                                    ctx.snapshot_wait.notified(),
+                                )
+                                .await;
                             }
                         })
                         .await;
@@ -337,16 +354,20 @@ pub(crate) async fn serve(ctx: Ctx, mut s: TcpStream) {
                         // The gap-revealing diff is out: wait for the client's snapshot.
                         let _ = tokio::time::timeout(Duration::from_secs(5), async {
                             while ctx.counters.snapshots_served.load(SeqCst) <= before {
-                                let _ = tokio::time::timeout(Duration::from_millis(2), ctx.snapshot_wait.notified()).await;
+                                let _ = tokio::time::timeout(
+                                    Duration::from_millis(2),
+                                    ctx.snapshot_wait.notified(),
+                                )
+                                .await;
                             }
                         })
                         .await;
                     }
                 }
-                if let Some(p) = cfg.pace {
-                    if sent % 64 == 0 {
-                        tokio::time::sleep(p).await;
-                    }
+                if let Some(p) = cfg.pace
+                    && sent.is_multiple_of(64)
+                {
+                    tokio::time::sleep(p).await;
                 }
             }
         }

@@ -111,7 +111,10 @@ pub fn live_loop(
         }
         if now >= next_status {
             let secs = every.as_secs_f64();
-            eprintln!("{cmd}: {}", status_line(&handle, &registry, (s.messages - last_msgs) as f64 / secs));
+            eprintln!(
+                "{cmd}: {}",
+                status_line(&handle, &registry, (s.messages - last_msgs) as f64 / secs)
+            );
             last_msgs = s.messages;
             next_status = now + every;
         }
@@ -151,12 +154,16 @@ fn status_line(handle: &SessionHandle, registry: &Registry, rate: f64) -> String
 
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if !matches!(args.live.venue, Venue::BinanceSpot | Venue::BinanceUsdm) {
-        bail!("live sessions for {} are not supported yet (binance-spot, binance-usdm)", args.live.venue);
+        bail!(
+            "live sessions for {} are not supported yet (binance-spot, binance-usdm)",
+            args.live.venue
+        );
     }
     let stats = match &args.bbo_out {
         Some(path) => {
             let registry = args.live.registry()?;
-            let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
+            let file =
+                File::create(path).with_context(|| format!("creating {}", path.display()))?;
             let mut csv = BboCsv::new(BufWriter::with_capacity(1 << 20, file), &registry)?;
             let stats = live_loop("crpbot run", &args.live, None, &mut csv)?;
             eprintln!("crpbot run: {} rows written to {}", csv.rows(), path.display());
