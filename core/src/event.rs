@@ -161,6 +161,29 @@ pub struct Bbo {
     pub _pad: [u8; 6],
 }
 
+/// Perpetual-futures market context: mark price, index price and funding (Binance USDⓈ-M
+/// `markPriceUpdate`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MarkPrice {
+    /// Venue time.
+    pub ts_exch_ns: i64,
+    /// Local receive time.
+    pub ts_local_ns: i64,
+    /// Mark price, in ticks of the instrument.
+    pub mark_px: Px,
+    /// Index price, in ticks of the instrument (off-grid index prices are rounded toward zero).
+    pub index_px: Px,
+    /// Funding rate per funding interval, in units of 10⁻¹² (`"0.00010000"` is 100,000,000).
+    pub funding_rate_e12: i64,
+    /// Next funding time (0 where the venue gives none).
+    pub next_funding_ns: i64,
+    /// Instrument.
+    pub instrument: InstrumentId,
+    /// Padding, always zero.
+    pub _pad: [u8; 6],
+}
+
 /// The synchronisation state of one instrument's book. Only `Synced` books are published as
 /// valid.
 #[repr(u8)]
@@ -236,6 +259,8 @@ pub enum MarketEvent {
     Bbo(Bbo),
     /// Book state transition.
     State(BookStateChange),
+    /// Mark price and funding (perpetual futures).
+    Mark(MarkPrice),
 }
 
 impl MarketEvent {
@@ -248,6 +273,7 @@ impl MarketEvent {
             MarketEvent::Trade(e) => e.instrument,
             MarketEvent::Bbo(e) => e.instrument,
             MarketEvent::State(e) => e.instrument,
+            MarketEvent::Mark(e) => e.instrument,
         }
     }
 
@@ -260,6 +286,7 @@ impl MarketEvent {
             MarketEvent::Trade(e) => e.ts_local_ns,
             MarketEvent::Bbo(e) => e.ts_local_ns,
             MarketEvent::State(e) => e.ts_local_ns,
+            MarketEvent::Mark(e) => e.ts_local_ns,
         }
     }
 
@@ -272,6 +299,7 @@ impl MarketEvent {
             MarketEvent::Trade(e) => e.ts_exch_ns,
             MarketEvent::Bbo(e) => e.ts_exch_ns,
             MarketEvent::State(e) => e.ts_exch_ns,
+            MarketEvent::Mark(e) => e.ts_exch_ns,
         }
     }
 }

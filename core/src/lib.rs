@@ -21,8 +21,8 @@ mod order;
 
 pub use clock::{Clock, LiveClock, ReplayClock};
 pub use event::{
-    Bbo, BookSnapshot, BookState, BookStateChange, LevelUpdate, MarketEvent, Side, StateReason,
-    Trade, level_flags,
+    Bbo, BookSnapshot, BookState, BookStateChange, LevelUpdate, MarkPrice, MarketEvent, Side,
+    StateReason, Trade, level_flags,
 };
 pub use fixed::{ParseError, Px, Qty, Scale, ScaleError};
 pub use instrument::{

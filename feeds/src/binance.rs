@@ -6,8 +6,8 @@
 //! integer ticks and lots of the instrument's [`Scale`](crpbot_core::Scale).
 
 use crpbot_core::{
-    Bbo, InstrumentId, LevelUpdate, ParseError, Px, Qty, Registry, Scale, Side, Trade, Venue,
-    level_flags,
+    Bbo, InstrumentId, LevelUpdate, MarkPrice, ParseError, Px, Qty, Registry, Scale, Side, Trade,
+    Venue, level_flags,
 };
 use simd_json::prelude::{ValueAsScalar, ValueIntoString};
 use simd_json::tape::{Tape, Value};
@@ -95,6 +95,8 @@ pub enum BinanceMsg {
     Bbo(Bbo),
     /// `trade` or `aggTrade`.
     Trade(Trade),
+    /// `markPriceUpdate` (USDⓈ-M): mark price and funding.
+    Mark(MarkPrice),
     /// `serverShutdown`: the server will close this connection soon.
     ServerShutdown {
         /// `E` in nanoseconds.
@@ -187,6 +189,17 @@ fn ms_to_ns(ms: u64, key: &'static str) -> Result<i64, DecodeError> {
 
 fn num(scale: Scale, v: &str, key: &'static str) -> Result<i64, DecodeError> {
     scale.parse_units(v.as_bytes()).map_err(|err| DecodeError::Number { field: key, err })
+}
+
+/// Like [`num`], but digits past the scale's decimals are cut (a mark or index price is
+/// computed, not quoted, and may carry more decimals than the tick).
+fn num_trunc(scale: Scale, v: &str, key: &'static str) -> Result<i64, DecodeError> {
+    let keep = match v.find('.') {
+        Some(dot) if scale.decimals() == 0 => dot,
+        Some(dot) => (dot + 1 + usize::from(scale.decimals())).min(v.len()),
+        None => v.len(),
+    };
+    num(scale, &v[..keep], key)
 }
 
 impl BinanceDecoder {
@@ -302,7 +315,15 @@ impl BinanceDecoder {
             _ => root,
         };
         if data.get("lastUpdateId").is_some() {
-            return self.snapshot(data, ts_local_ns, context);
+            // A recorded snapshot may be wrapped as `{"stream":"<symbol>@depthSnapshot",...}`
+            // (multi-symbol recordings): the stream name then gives the instrument.
+            let named = root
+                .get("stream")
+                .and_then(|s| s.into_string())
+                .and_then(|s| s.split('@').next())
+                .and_then(|sym| self.instrument(sym.as_bytes()))
+                .map(|(id, ..)| id);
+            return self.snapshot(data, ts_local_ns, named.or(context));
         }
         if let Some(e) = data.get("e") {
             let e = e.into_string().ok_or(DecodeError::Field("e"))?;
@@ -310,6 +331,7 @@ impl BinanceDecoder {
                 "depthUpdate" => self.depth(data, ts_local_ns),
                 "trade" | "aggTrade" => self.trade(data, ts_local_ns, e == "aggTrade"),
                 "bookTicker" => self.book_ticker(data, ts_local_ns),
+                "markPriceUpdate" => self.mark_price(data, ts_local_ns),
                 "serverShutdown" => Ok(BinanceMsg::ServerShutdown {
                     ts_exch_ns: ms_to_ns(u64_field(data, "E")?, "E")?,
                 }),
@@ -454,6 +476,33 @@ impl BinanceDecoder {
         }))
     }
 
+    fn mark_price(&self, d: Value<'_, '_>, ts_local_ns: i64) -> Result<BinanceMsg, DecodeError> {
+        let (instrument, px, _) = self.resolve(d)?;
+        let next_funding_ns = match d.get("T") {
+            Some(v) => ms_to_ns(v.as_u64().ok_or(DecodeError::Field("T"))?, "T")?,
+            None => 0,
+        };
+        let rate = Scale::new(12, 1).map_err(|_| DecodeError::Field("r"))?;
+        let funding_rate_e12 = match d.get("r") {
+            // Delivery contracts publish an empty funding rate.
+            Some(v) => match v.into_string().ok_or(DecodeError::Field("r"))? {
+                "" => 0,
+                text => num(rate, text, "r")?,
+            },
+            None => 0,
+        };
+        Ok(BinanceMsg::Mark(MarkPrice {
+            ts_exch_ns: ms_to_ns(u64_field(d, "E")?, "E")?,
+            ts_local_ns,
+            mark_px: Px(num_trunc(px, str_field(d, "p")?, "p")?),
+            index_px: Px(num_trunc(px, str_field(d, "i")?, "i")?),
+            funding_rate_e12,
+            next_funding_ns,
+            instrument,
+            _pad: [0; 6],
+        }))
+    }
+
     fn book_ticker(
         &mut self,
         d: Value<'_, '_>,
@@ -572,6 +621,33 @@ mod tests {
         let BinanceMsg::Depth(h) = msg else { panic!() };
         assert_eq!(h.prev_final_update_id, Some(9));
         assert_eq!(d.levels()[0].px, Px(600_001));
+    }
+
+    #[test]
+    fn decodes_usdm_mark_price_and_funding() {
+        let reg = Registry::with_defaults();
+        let mut d = BinanceDecoder::new(&reg, Venue::BinanceUsdm, DecoderConfig::default());
+        let frame = r#"{"stream":"btcusdt@markPrice@1s","data":{"e":"markPriceUpdate","E":1562305380000,"s":"BTCUSDT","p":"11794.15000000","i":"11784.62659091","P":"11784.25641265","r":"0.00038167","T":1562306400000}}"#;
+        let BinanceMsg::Mark(m) = run(&mut d, frame).unwrap() else { panic!() };
+        assert_eq!(m.instrument, reg.lookup(Venue::BinanceUsdm, b"BTCUSDT").unwrap());
+        // Tick 0.1: the index price's extra decimals are cut.
+        assert_eq!((m.mark_px, m.index_px), (Px(117_941), Px(117_846)));
+        assert_eq!(m.funding_rate_e12, 381_670_000);
+        assert_eq!(m.next_funding_ns, 1_562_306_400_000_000_000);
+        assert_eq!(m.ts_exch_ns, 1_562_305_380_000_000_000);
+        let bad = r#"{"e":"markPriceUpdate","E":1,"s":"BTCUSDT","p":"x","i":"1","r":"0"}"#;
+        assert!(matches!(run(&mut d, bad), Err(DecodeError::Number { field: "p", .. })));
+    }
+
+    #[test]
+    fn wrapped_snapshot_takes_its_instrument_from_the_stream_name() {
+        let (reg, mut d) = dec();
+        let eth = reg.lookup(Venue::BinanceSpot, b"ETHUSDT").unwrap();
+        let btc = reg.lookup(Venue::BinanceSpot, b"BTCUSDT").unwrap();
+        let text = r#"{"stream":"ethusdt@depthSnapshot","data":{"lastUpdateId":7,"bids":[["1.00","1"]],"asks":[]}}"#;
+        let mut buf = text.as_bytes().to_vec();
+        let BinanceMsg::Snapshot(h) = d.decode(&mut buf, 1, Some(btc)).unwrap() else { panic!() };
+        assert_eq!((h.instrument, h.last_update_id), (eth, 7));
     }
 
     #[test]

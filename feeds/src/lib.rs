@@ -12,6 +12,7 @@
 //! * [`coinbase`]: Coinbase Advanced Trade decoder, per-connection sequencing and replay.
 //! * [`capture`]: zstd JSONL venue captures (`{"t":"recv","ts":..,"data":..}`).
 //! * [`sim`]: the built-in market simulator (same event stream as a venue).
+//! * [`session`]: live venue sessions (websocket, REST snapshots, reconnects) into SPSC rings.
 //!
 //! Invariant: prices and sizes leave this crate as integers; a book that is not `Synced` and
 //! uncrossed is never published as valid. Boundary: this crate (with the journal writer and
@@ -25,5 +26,6 @@ pub mod capture;
 pub mod coinbase;
 pub mod recording;
 pub mod replay;
+pub mod session;
 pub mod sim;
 pub mod sync;

@@ -253,6 +253,10 @@ impl BinanceReplay {
                 sink.on_event(&MarketEvent::Trade(t));
                 Some(t.instrument)
             }
+            BinanceMsg::Mark(m) => {
+                sink.on_event(&MarketEvent::Mark(m));
+                Some(m.instrument)
+            }
             BinanceMsg::ServerShutdown { .. } | BinanceMsg::Control => {
                 stats.control += 1;
                 None

@@ -7,7 +7,7 @@
 //! | record type | payload |
 //! |---|---|
 //! | `RAW_FRAME` | `u8 venue`, `u16 instrument` (`0xFFFF` = none: the frame names it), then the frame bytes as received |
-//! | `MARKET_EVENT` | `u8 kind` (0 snapshot, 1 level, 2 trade, 3 bbo, 4 state), then the fields |
+//! | `MARKET_EVENT` | `u8 kind` (0 snapshot, 1 level, 2 trade, 3 bbo, 4 state, 5 mark price), then the fields |
 //! | `ORDER_INTENT` | the `OrderIntent` fields |
 //! | `RISK_VERDICT` | the `RiskVerdict` fields |
 //! | `FILL` | the `Fill` fields |
@@ -15,8 +15,8 @@
 
 use crpbot_core::{
     Bbo, BookSnapshot, BookState, BookStateChange, ClientOrderId, Fill, InstrumentId, IntentAction,
-    LevelUpdate, Liquidity, MarketEvent, Money, OrderIntent, OrderType, Px, Qty, RiskVerdict, Side,
-    StateReason, StrategyId, Trade, Venue,
+    LevelUpdate, Liquidity, MarkPrice, MarketEvent, Money, OrderIntent, OrderType, Px, Qty,
+    RiskVerdict, Side, StateReason, StrategyId, Trade, Venue,
 };
 
 use crate::RecordType;
@@ -238,6 +238,16 @@ pub fn encode_market(ev: &MarketEvent, buf: &mut [u8; MAX_TYPED_LEN]) -> usize {
             e.u8(c.state as u8);
             e.u8(c.reason as u8);
         }
+        MarketEvent::Mark(m) => {
+            e.u8(5);
+            e.i64(m.ts_exch_ns);
+            e.i64(m.ts_local_ns);
+            e.i64(m.mark_px.0);
+            e.i64(m.index_px.0);
+            e.i64(m.funding_rate_e12);
+            e.i64(m.next_funding_ns);
+            e.u16(m.instrument.0);
+        }
     }
     e.pos
 }
@@ -319,6 +329,16 @@ pub fn decode_market(payload: &[u8]) -> Result<MarketEvent, DecodeError> {
             state: book_state(d.u8()?)?,
             reason: state_reason(d.u8()?)?,
             _pad: 0,
+        }),
+        5 => MarketEvent::Mark(MarkPrice {
+            ts_exch_ns: d.i64()?,
+            ts_local_ns: d.i64()?,
+            mark_px: Px(d.i64()?),
+            index_px: Px(d.i64()?),
+            funding_rate_e12: d.i64()?,
+            next_funding_ns: d.i64()?,
+            instrument: InstrumentId(d.u16()?),
+            _pad: [0; 6],
         }),
         k => return Err(DecodeError::BadValue { field: "kind", value: u64::from(k) }),
     })
@@ -501,13 +521,14 @@ mod tests {
 
     proptest! {
         #[test]
-        fn market_events_round_trip(a in any::<i64>(), b in any::<i64>(), u in any::<u64>(), p in any::<i64>(), q in any::<i64>(), id in any::<u16>(), s in side(), f in any::<u8>(), k in 0u8..5, n in any::<u32>()) {
+        fn market_events_round_trip(a in any::<i64>(), b in any::<i64>(), u in any::<u64>(), p in any::<i64>(), q in any::<i64>(), id in any::<u16>(), s in side(), f in any::<u8>(), k in 0u8..6, n in any::<u32>()) {
             let ev = match k {
                 0 => MarketEvent::Snapshot(BookSnapshot { ts_exch_ns: a, ts_local_ns: b, update_id: u, instrument: InstrumentId(id), _pad: 0, n_bids: n, n_asks: n / 2 }),
                 1 => MarketEvent::Level(LevelUpdate { ts_exch_ns: a, ts_local_ns: b, update_id: u, px: Px(p), qty: Qty(q), instrument: InstrumentId(id), side: s, flags: f, _pad: 0 }),
                 2 => MarketEvent::Trade(Trade { ts_exch_ns: a, ts_local_ns: b, trade_id: u, px: Px(p), qty: Qty(q), instrument: InstrumentId(id), aggressor: s, _pad: [0; 5] }),
                 3 => MarketEvent::Bbo(Bbo { ts_exch_ns: a, ts_local_ns: b, update_id: u, bid_px: Px(p), bid_qty: Qty(q), ask_px: Px(p ^ 1), ask_qty: Qty(q ^ 2), instrument: InstrumentId(id), _pad: [0; 6] }),
-                _ => MarketEvent::State(BookStateChange { ts_exch_ns: a, ts_local_ns: b, update_id: u, instrument: InstrumentId(id), state: BookState::Stale, reason: StateReason::Gap, _pad: 0 }),
+                4 => MarketEvent::State(BookStateChange { ts_exch_ns: a, ts_local_ns: b, update_id: u, instrument: InstrumentId(id), state: BookState::Stale, reason: StateReason::Gap, _pad: 0 }),
+                _ => MarketEvent::Mark(MarkPrice { ts_exch_ns: a, ts_local_ns: b, mark_px: Px(p), index_px: Px(q), funding_rate_e12: a ^ b, next_funding_ns: b, instrument: InstrumentId(id), _pad: [0; 6] }),
             };
             let mut buf = [0u8; MAX_TYPED_LEN];
             let n = encode_market(&ev, &mut buf);

@@ -28,15 +28,25 @@ enum Command {
     Analyze(cmd::swing::AnalyzeArgs),
     /// Walk-forward backtest of a swing strategy on candles, as JSON.
     SwingBacktest(cmd::swing::SwingBacktestArgs),
+    /// Record a venue's raw feed into daily gzip files (replayable with `replay`).
+    Record(cmd::record::RecordArgs),
+    /// Keep live books from a venue and write the best bid/ask CSV.
+    Run(cmd::run::RunArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Control-plane logs (connect, snapshot, resync, shutdown) on stderr; `CRPBOT_LOG` filters.
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CRPBOT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
     let result = match cli.command {
         Command::Replay(args) => cmd::replay::run(args),
         Command::Journal(args) => cmd::journal::run(args),
         Command::Analyze(args) => cmd::swing::analyze(args),
         Command::SwingBacktest(args) => cmd::swing::backtest(args),
+        Command::Record(args) => cmd::record::run(args),
+        Command::Run(args) => cmd::run::run(args),
     };
     match result {
         Ok(code) => code,

@@ -188,6 +188,9 @@ fn decoded_json(reg: &Registry, d: &Decoded<'_>) -> Value {
             MarketEvent::State(c) => {
                 json!({"event": "book_state", "symbol": symbol(reg, c.instrument), "state": format!("{:?}", c.state), "reason": format!("{:?}", c.reason), "update_id": c.update_id, "ts_local_ns": c.ts_local_ns})
             }
+            MarketEvent::Mark(m) => {
+                json!({"event": "mark_price", "symbol": symbol(reg, m.instrument), "mark_px": px_text(reg, m.instrument, m.mark_px.0), "index_px": px_text(reg, m.instrument, m.index_px.0), "funding_rate": m.funding_rate_e12 as f64 / 1e12, "next_funding_ns": m.next_funding_ns, "ts_exch_ns": m.ts_exch_ns, "ts_local_ns": m.ts_local_ns})
+            }
         },
         Decoded::Intent(i) => {
             json!({"client_id": i.client_id.0, "symbol": symbol(reg, i.instrument), "strategy": i.strategy.0, "reason": i.reason, "side": format!("{:?}", i.side), "order_type": format!("{:?}", i.order_type), "action": format!("{:?}", i.action), "px": px_text(reg, i.instrument, i.px.0), "qty": qty_text(reg, i.instrument, i.qty.0), "stop_px": px_text(reg, i.instrument, i.stop_px.0), "take_profit_px": px_text(reg, i.instrument, i.take_profit_px.0), "reduce_only": i.reduce_only})

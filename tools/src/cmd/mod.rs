@@ -1,7 +1,9 @@
 //! One module per subcommand.
 
 pub mod journal;
+pub mod record;
 pub mod replay;
+pub mod run;
 pub mod swing;
 
 use std::path::PathBuf;
