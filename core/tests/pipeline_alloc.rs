@@ -3,6 +3,7 @@
 //!
 //! The counter is global (the pipeline runs on its own threads), so this binary holds a single
 //! test that runs the topologies one after the other.
+#![cfg(not(loom))]
 #![allow(unsafe_code, clippy::unwrap_used)]
 
 use std::alloc::{GlobalAlloc, Layout, System};

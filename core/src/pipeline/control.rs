@@ -70,6 +70,7 @@ impl HaltReset {
     }
 }
 
+// States only move up (`fetch_max`), so a stop never downgrades an abort.
 const RUNNING: u8 = 0;
 const STOPPING: u8 = 1;
 const ABORTED: u8 = 2;
@@ -112,12 +113,12 @@ impl Shutdown {
 
     /// Requests a graceful stop (drain, then return). Idempotent; never downgrades an abort.
     pub fn stop(&self) {
-        let _ = self.state.compare_exchange(RUNNING, STOPPING, Ordering::AcqRel, Ordering::Acquire);
+        self.state.fetch_max(STOPPING, Ordering::AcqRel);
     }
 
     /// Requests an immediate stop without draining.
     pub fn abort(&self) {
-        self.state.store(ABORTED, Ordering::Release);
+        self.state.fetch_max(ABORTED, Ordering::AcqRel);
     }
 
     /// True after [`Shutdown::stop`] or [`Shutdown::abort`].

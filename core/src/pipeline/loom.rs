@@ -71,6 +71,7 @@ fn stop_never_downgrades_abort() {
         let t = loom::thread::spawn(move || s2.stop());
         s.abort();
         t.join().unwrap();
-        assert!(s.is_aborted() && s.is_stopping());
+        assert!(s.is_stopping(), "stopping");
+        assert!(s.is_aborted(), "aborted");
     });
 }

@@ -71,8 +71,11 @@
 //! `RUSTFLAGS="--cfg loom" cargo test -p crpbot-core --release pipeline::loom`.
 //! Under `cfg(loom)` only those protocol modules are compiled (through the `sync` shim).
 
+#[cfg_attr(loom, allow(dead_code))]
 mod control;
+#[cfg_attr(loom, allow(dead_code))]
 mod sync;
+#[cfg_attr(loom, allow(dead_code))]
 pub mod wait;
 
 #[cfg(not(loom))]
@@ -88,7 +91,7 @@ mod stage;
 #[cfg(not(loom))]
 mod telemetry;
 
-#[cfg(loom)]
+#[cfg(all(loom, test))]
 mod loom;
 #[cfg(all(test, not(loom)))]
 mod tests;
