@@ -85,6 +85,7 @@ impl<T: Send> Lane<T> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -256,6 +256,7 @@ impl fmt::Display for TelemetrySnapshot {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
