@@ -21,9 +21,14 @@ use hdrhistogram::Histogram;
 const HOPS: usize = 200_000;
 const STOP: u64 = u64::MAX;
 
+/// The first two cores this process may use, read once before any thread is pinned (pinning
+/// narrows what `get_core_ids` reports).
 fn cores() -> (Option<usize>, Option<usize>) {
-    let ids = core_affinity::get_core_ids().unwrap_or_default();
-    (ids.first().map(|c| c.id), ids.get(1).map(|c| c.id))
+    static CORES: std::sync::OnceLock<(Option<usize>, Option<usize>)> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| {
+        let ids = core_affinity::get_core_ids().unwrap_or_default();
+        (ids.first().map(|c| c.id), ids.get(1).map(|c| c.id))
+    })
 }
 
 fn pin(core: Option<usize>) {
@@ -226,6 +231,10 @@ impl Stage for Sink {
 }
 
 fn run_pipeline(config: PipelineConfig, two_groups: bool) -> Duration {
+    run_pipeline_report(config, two_groups).0
+}
+
+fn run_pipeline_report(config: PipelineConfig, two_groups: bool) -> (Duration, PipelineReport) {
     let (halt, _r) = HaltFlag::new();
     let out = Arc::new(AtomicU64::new(0));
     let b = PipelineBuilder::new(config, halt).source("gen", Gen(0));
@@ -237,10 +246,10 @@ fn run_pipeline(config: PipelineConfig, two_groups: bool) -> Duration {
             .split("sink", Sink(out.clone(), 0), EdgeKind::Decision)
             .start()
     };
-    p.unwrap().join().unwrap();
+    let report = p.unwrap().join().unwrap();
     let d = t0.elapsed();
     black_box(out.load(Ordering::Relaxed));
-    d
+    (d, report)
 }
 
 fn bench_pipeline(c: &mut Criterion) {
@@ -270,6 +279,16 @@ fn bench_pipeline(c: &mut Criterion) {
             true,
         ),
         (
+            "split3_park",
+            PipelineConfig {
+                topology: Topology::Split,
+                wait: WaitStrategy::SpinThenPark { spins: 10_000, park: Duration::from_millis(1) },
+                ring_capacity: 4096,
+                ..Default::default()
+            },
+            false,
+        ),
+        (
             "split3_yield",
             PipelineConfig {
                 topology: Topology::Split,
@@ -288,6 +307,14 @@ fn bench_pipeline(c: &mut Criterion) {
             println!("skipping {name}: needs 2 cores");
             continue;
         }
+        let (_, report) = run_pipeline_report(config.clone(), two);
+        let pushed: u64 = report.edges.iter().map(|e| e.counters.pushed).sum();
+        let unparks: u64 = report.edges.iter().map(|e| e.counters.unparks).sum();
+        let parks: u64 = report.groups.iter().map(|g| g.parks).sum();
+        let full: u64 = report.edges.iter().map(|e| e.counters.full_events).sum();
+        println!(
+            "{name}: ring pushes {pushed}, unpark syscalls {unparks}, parks {parks}, full events {full}"
+        );
         g.bench_function(name, |bch| {
             bch.iter_custom(|iters| (0..iters).map(|_| run_pipeline(config.clone(), two)).sum())
         });
@@ -295,5 +322,6 @@ fn bench_pipeline(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_hop, bench_pipeline);
+// The pipeline runs first: the hop bench pins the main thread, which new threads would inherit.
+criterion_group!(benches, bench_pipeline, bench_hop);
 criterion_main!(benches);

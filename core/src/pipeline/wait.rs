@@ -57,7 +57,7 @@ impl ParkSlot {
 
     /// Parks the current thread for at most `timeout` unless `has_work` (re-checked after the
     /// flag is raised) finds something to do. Returns true if it actually parked.
-    pub(crate) fn park_unless(&self, has_work: impl Fn() -> bool, timeout: Duration) -> bool {
+    pub(crate) fn park_unless(&self, has_work: impl FnOnce() -> bool, timeout: Duration) -> bool {
         self.parked.store(true, Ordering::Relaxed);
         fence(Ordering::SeqCst);
         let park = !has_work();
