@@ -258,7 +258,7 @@ fn bench_pipeline(c: &mut Criterion) {
     let mut g = c.benchmark_group("pipeline_3_stages_1M");
     g.throughput(Throughput::Elements(ITEMS));
     g.sample_size(10);
-    let cases: [(&str, PipelineConfig, bool); 3] = [
+    let cases: [(&str, PipelineConfig, bool); 4] = [
         (
             "fused_spin",
             PipelineConfig {

@@ -45,7 +45,8 @@ pub struct EdgeCounters {
     pub handed_back: u64,
     /// Times this edge latched the halt.
     pub halts_latched: u64,
-    /// Times a push woke a parked consumer (a syscall).
+    /// `unpark` calls on a consumer that had flagged itself parked (`SpinThenPark` only; a
+    /// futex syscall only if that thread was really asleep).
     pub unparks: u64,
 }
 

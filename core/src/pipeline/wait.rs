@@ -83,6 +83,12 @@ impl Notifier {
     }
 
     /// Call after publishing an item. No syscall unless the consumer is parked.
+    ///
+    /// Every push between the consumer raising its flag and lowering it after waking calls
+    /// `unpark` (std's unpark is an atomic swap, and a futex wake only if the thread is really
+    /// asleep). Clearing the flag from the producer side (`swap(false)`) would make that one
+    /// call, but the loom model reports a lost wake-up for that variant (not yet analysed whether
+    /// that is loom's fence modelling or a real race), so it is not used.
     #[inline]
     pub(crate) fn notify(&self) -> bool {
         fence(Ordering::SeqCst);
