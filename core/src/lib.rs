@@ -18,6 +18,7 @@ mod event;
 mod fixed;
 mod instrument;
 mod order;
+pub mod pipeline;
 
 pub use clock::{Clock, LiveClock, ReplayClock};
 pub use event::{
