@@ -11,3 +11,5 @@
 //! Boundary: depends on crpbot-core (and crpbot-book for reads); it can never reach risk
 //! configuration or clear a halt — crpbot-risk is not a dependency.
 #![forbid(unsafe_code)]
+
+pub mod fast;
