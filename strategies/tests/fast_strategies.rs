@@ -93,7 +93,6 @@ fn fill(s: &mut dyn Strategy, i: &OrderIntent, px: i64, ts: i64) {
     });
 }
 
-
 #[allow(clippy::too_many_arguments)]
 fn check(
     i: &OrderIntent,

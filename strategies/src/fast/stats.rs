@@ -136,9 +136,13 @@ pub const MAX_ADF_LAG: usize = 4;
 /// # Examples
 /// ```
 /// use crpbot_strategies::fast::adf_t;
-/// // A strongly mean-reverting alternating series: γ ≈ −2, a very negative t.
-/// let e: Vec<f64> = (0..50).map(|i| if i % 2 == 0 { 1.0 } else { -1.0 } + 0.01 * (i % 7) as f64).collect();
-/// assert!(adf_t(e.iter().copied(), e.len(), 1).unwrap() < -10.0);
+/// // White noise is as stationary as it gets: a very negative t (5 % critical ≈ −3.4).
+/// let e: Vec<f64> = (0..200u64).map(|t| (t.wrapping_mul(2_654_435_761) % 1000) as f64 - 500.0).collect();
+/// assert!(adf_t(e.iter().copied(), e.len(), 1).unwrap() < -6.0);
+/// // A random walk is not: its t stays above the critical value.
+/// let mut w = 0.0;
+/// let walk: Vec<f64> = e.iter().map(|d| { w += d; w }).collect();
+/// assert!(adf_t(walk.iter().copied(), walk.len(), 1).unwrap() > -3.4);
 /// ```
 #[allow(clippy::needless_range_loop)] // matrix index arithmetic reads clearer
 pub fn adf_t(e: impl Iterator<Item = f64> + Clone, len: usize, lag: usize) -> Option<f64> {
