@@ -345,6 +345,27 @@ impl JournalSink {
         self.append(RecordType::MARKET_EVENT, ev.ts_local_ns(), Some(&buf[..n]));
     }
 
+    /// Records an order intent.
+    pub fn intent(&mut self, i: &crpbot_core::OrderIntent) {
+        let mut buf = [0u8; MAX_TYPED_LEN];
+        let n = codec::encode_intent(i, &mut buf);
+        self.append(RecordType::ORDER_INTENT, i.ts_ns, Some(&buf[..n]));
+    }
+
+    /// Records a risk verdict.
+    pub fn verdict(&mut self, v: &crpbot_core::RiskVerdict) {
+        let mut buf = [0u8; MAX_TYPED_LEN];
+        let n = codec::encode_verdict(v, &mut buf);
+        self.append(RecordType::RISK_VERDICT, v.ts_ns, Some(&buf[..n]));
+    }
+
+    /// Records a fill.
+    pub fn fill(&mut self, f: &crpbot_core::Fill) {
+        let mut buf = [0u8; MAX_TYPED_LEN];
+        let n = codec::encode_fill(f, &mut buf);
+        self.append(RecordType::FILL, f.ts_ns, Some(&buf[..n]));
+    }
+
     /// Records a control event.
     pub fn control(&mut self, kind: ControlKind, text: &str, ts_ns: i64) {
         codec::encode_control(kind, text, &mut self.scratch);

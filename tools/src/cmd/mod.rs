@@ -5,6 +5,7 @@ pub mod record;
 pub mod replay;
 pub mod run;
 pub mod swing;
+pub mod trade;
 
 use std::path::PathBuf;
 

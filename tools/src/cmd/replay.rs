@@ -16,6 +16,7 @@ use crpbot_journal::codec;
 use crpbot_journal::{Reader, RecordType};
 
 use super::journal::JournalSink;
+use super::trade::Trader;
 
 /// Arguments of `crpbot replay`.
 #[derive(Debug, Args)]
@@ -44,16 +45,24 @@ pub struct ReplayArgs {
     /// Journal every raw frame, market event and book state change to this directory.
     #[arg(long)]
     journal: Option<PathBuf>,
+    /// Run these fast strategies (comma-separated: ofi,scalp,meanrev,statarb) through the
+    /// circuit breaker and the paper venue; the inputs are merged by receive time.
+    #[arg(long, value_delimiter = ',')]
+    strategies: Vec<String>,
+    /// Write the strategies' metrics report (JSON) here.
+    #[arg(long)]
+    report: Option<PathBuf>,
     /// Replay the raw frames of a journal instead of recordings, and check that the replay
     /// produces exactly the market events the journal holds (reports the first divergence).
     #[arg(long, conflicts_with = "inputs")]
     from_journal: Option<PathBuf>,
 }
 
-/// Where a replay's output goes: the BBO CSV and/or the journal.
+/// Where a replay's output goes: the BBO CSV, the journal, the trading path.
 struct Outputs<W: std::io::Write> {
     csv: Option<BboCsv<W>>,
     journal: Option<JournalSink>,
+    trader: Option<Trader>,
 }
 
 impl<W: std::io::Write> ReplaySink for Outputs<W> {
@@ -61,10 +70,16 @@ impl<W: std::io::Write> ReplaySink for Outputs<W> {
         if let Some(csv) = &mut self.csv {
             csv.on_book(p);
         }
+        if let Some(t) = &mut self.trader {
+            t.on_book(p, &mut self.journal);
+        }
     }
     fn on_event(&mut self, ev: &MarketEvent) {
         if let Some(j) = &mut self.journal {
             j.market(ev);
+        }
+        if let (Some(t), MarketEvent::Trade(tr)) = (&mut self.trader, ev) {
+            t.on_trade(tr, &mut self.journal);
         }
     }
     fn on_raw(&mut self, ts_local_ns: i64, frame: &[u8], context: Option<InstrumentId>) {
@@ -107,8 +122,19 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
-    let mut out = Outputs { csv, journal };
+    let trader = if args.strategies.is_empty() {
+        if args.report.is_some() {
+            bail!("--report needs --strategies");
+        }
+        None
+    } else {
+        Some(Trader::new(&registry, &args.strategies, 0)?)
+    };
+    let mut out = Outputs { csv, journal, trader };
     let stats = match args.venue {
+        Venue::BinanceSpot | Venue::BinanceUsdm if out.trader.is_some() => {
+            BinanceReplay::new(&registry, args.venue).run_merged(&inputs, &mut out)
+        }
         Venue::BinanceSpot | Venue::BinanceUsdm => {
             BinanceReplay::new(&registry, args.venue).run(&inputs, &mut out)
         }
@@ -123,6 +149,14 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     };
     if let (Some(csv), Some(path)) = (out.csv, &args.bbo_out) {
         csv.finish().with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(t) = &out.trader {
+        let report = t.report();
+        match &args.report {
+            Some(path) => std::fs::write(path, serde_json::to_vec_pretty(&report)?)
+                .with_context(|| format!("writing {}", path.display()))?,
+            None => eprintln!("{report}"),
+        }
     }
     if let Some(j) = out.journal {
         let n = j.finish(clock.now_ns())?;

@@ -1,0 +1,208 @@
+//! The trading path of a replay: fast strategies → inline circuit breaker → paper venue.
+//!
+//! Every intent passes `RiskEngine::check`; only accepted intents reach the paper venue. Fills
+//! go back to the risk engine and to the strategies. With a journal, every intent, verdict and
+//! fill is recorded. Time is the replayed local receive time, so a run is deterministic.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, bail};
+use crpbot_core::{
+    BookState, ClientOrderId, Fill, InstrumentId, OrderIntent, Registry, RiskVerdict, StrategyId,
+    Trade,
+};
+use crpbot_feeds::replay::Published;
+use crpbot_risk::metrics::Report;
+use crpbot_risk::{MarketCtx, OperatorToken, PaperConfig, PaperVenue, RiskConfig, RiskEngine};
+use crpbot_strategies::fast::{FastConfig, FastLane, IntentBuf, STRATEGY_OFFSETS, reason_name};
+use serde::Serialize;
+
+use super::journal::JournalSink;
+
+/// The four fast strategies, in `StrategyId` order.
+pub const STRATEGY_NAMES: [&str; 4] = ["ofi", "scalp", "meanrev", "statarb"];
+
+/// Counters of a trading run.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct TradeCounters {
+    /// Intents the strategies emitted.
+    pub intents: u64,
+    /// Intents the circuit breaker accepted.
+    pub accepted: u64,
+    /// Rejections per verdict code name.
+    pub rejected: BTreeMap<String, u64>,
+    /// Intents per strategy and reason name.
+    pub intents_by_reason: BTreeMap<String, u64>,
+    /// Fills.
+    pub fills: u64,
+    /// Accepted intents the paper venue refused.
+    pub venue_refused: u64,
+    /// Whether trading ended halted.
+    pub halted: bool,
+}
+
+/// Strategies, risk and the paper venue, driven by a replay.
+pub struct Trader {
+    lane: FastLane,
+    risk: RiskEngine,
+    _operator: OperatorToken,
+    paper: PaperVenue,
+    intents: IntentBuf,
+    fills: Vec<Fill>,
+    closed: Vec<ClientOrderId>,
+    halt_orders: Vec<OrderIntent>,
+    counters: TradeCounters,
+    initial_equity: i64,
+}
+
+impl std::fmt::Debug for Trader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Trader").field("counters", &self.counters).finish_non_exhaustive()
+    }
+}
+
+impl Trader {
+    /// Strategies named in `selected` (from [`STRATEGY_NAMES`]) with default configuration.
+    pub fn new(registry: &Registry, selected: &[String], start_ns: i64) -> anyhow::Result<Trader> {
+        for s in selected {
+            if !STRATEGY_NAMES.contains(&s.as_str()) {
+                bail!("unknown strategy {s:?} (one of {})", STRATEGY_NAMES.join(", "));
+            }
+        }
+        let on = |name: &str| selected.iter().any(|s| s == name);
+        let mut cfg = FastConfig::default();
+        cfg.ofi.enabled = on("ofi");
+        cfg.scalp.enabled = on("scalp");
+        cfg.meanrev.enabled = on("meanrev");
+        cfg.statarb.enabled = on("statarb");
+        let lane = FastLane::new(&cfg, registry, StrategyId(0)).context("building strategies")?;
+        let risk_cfg = RiskConfig {
+            fast_strategies: STRATEGY_OFFSETS.iter().map(|&(_, o)| o).collect(),
+            ..RiskConfig::default()
+        };
+        let instruments: Vec<_> = registry.iter().copied().collect();
+        let (risk, operator) = RiskEngine::new(&risk_cfg, &instruments, start_ns)
+            .context("building the risk engine")?;
+        let paper = PaperVenue::new(PaperConfig::default(), &instruments);
+        let initial_equity = paper.equity().0;
+        Ok(Trader {
+            lane,
+            risk,
+            _operator: operator,
+            paper,
+            intents: IntentBuf::new(),
+            fills: Vec::with_capacity(1024),
+            closed: Vec::with_capacity(1024),
+            halt_orders: Vec::with_capacity(1024),
+            counters: TradeCounters::default(),
+            initial_equity,
+        })
+    }
+
+    /// A published, valid book.
+    pub fn on_book(&mut self, p: &Published<'_>, journal: &mut Option<JournalSink>) {
+        let id = p.depth.instrument;
+        let book = &p.book.book;
+        let now = p.book.ts_local_ns;
+        if let (Some(b), Some(a)) = (book.best_bid(), book.best_ask()) {
+            self.risk.on_mark(id, b.px, a.px, now);
+        }
+        self.fills.clear();
+        self.paper.on_book(book, id, now, &mut self.fills);
+        self.settle(journal);
+        self.intents.clear();
+        self.lane.on_book(id, book, p.depth.ts_exch_ns, &mut self.intents);
+        let ctx = MarketCtx::from_book(book, p.book.state, p.book.ts_local_ns, now);
+        self.decide(ctx, id, journal);
+    }
+
+    /// A trade.
+    pub fn on_trade(&mut self, t: &Trade, journal: &mut Option<JournalSink>) {
+        self.fills.clear();
+        self.paper.on_trade(t, &mut self.fills);
+        self.settle(journal);
+        self.intents.clear();
+        self.lane.on_trade(t, &mut self.intents);
+        if !self.intents.as_slice().is_empty() {
+            // Trade-driven intents are checked against the last known touch (none here: the
+            // strategies only emit on books), so they fail closed as a stale book.
+            let ctx = MarketCtx {
+                now_ns: t.ts_local_ns,
+                book_ts_ns: 0,
+                bid: crpbot_core::Px(0),
+                ask: crpbot_core::Px(0),
+                state: BookState::Stale,
+            };
+            self.decide(ctx, t.instrument, journal);
+        }
+    }
+
+    fn decide(&mut self, ctx: MarketCtx, _id: InstrumentId, journal: &mut Option<JournalSink>) {
+        for intent in self.intents.as_slice() {
+            self.counters.intents += 1;
+            let reason = reason_name(intent.reason).unwrap_or("unknown");
+            let strat = STRATEGY_NAMES.get(usize::from(intent.strategy.0)).copied().unwrap_or("?");
+            *self.counters.intents_by_reason.entry(format!("{strat}/{reason}")).or_default() += 1;
+            let verdict = self.risk.check(intent, &ctx);
+            let accepted = verdict.is_accepted();
+            if let Some(j) = journal.as_mut() {
+                j.intent(intent);
+                j.verdict(&RiskVerdict {
+                    ts_ns: ctx.now_ns,
+                    client_id: intent.client_id,
+                    instrument: intent.instrument,
+                    strategy: intent.strategy,
+                    code: verdict.code as u16,
+                    accepted,
+                    _pad: [0; 1],
+                });
+            }
+            if accepted {
+                self.counters.accepted += 1;
+                if self.paper.submit(intent).is_err() {
+                    self.counters.venue_refused += 1;
+                    self.risk.on_order_closed(intent.client_id);
+                }
+            } else {
+                *self.counters.rejected.entry(verdict.code.name().to_owned()).or_default() += 1;
+            }
+        }
+    }
+
+    fn settle(&mut self, journal: &mut Option<JournalSink>) {
+        for f in &self.fills {
+            self.counters.fills += 1;
+            if let Some(j) = journal.as_mut() {
+                j.fill(f);
+            }
+            let _ = self.risk.on_fill(f);
+            self.lane.on_fill(f);
+        }
+        self.closed.clear();
+        self.paper.drain_closed(&mut self.closed);
+        for id in &self.closed {
+            self.risk.on_order_closed(*id);
+        }
+        if self.risk.halted().is_some() {
+            self.counters.halted = true;
+            self.halt_orders.clear();
+            if self.risk.take_halt_actions(0, &mut self.halt_orders) > 0 {
+                for o in &self.halt_orders {
+                    let _ = self.paper.submit(o);
+                }
+            }
+        }
+    }
+
+    /// The metrics report and the counters.
+    pub fn report(&self) -> serde_json::Value {
+        let report =
+            Report::new(self.paper.closed_trades(), self.initial_equity, self.paper.equity_curve());
+        serde_json::json!({
+            "metrics": report,
+            "counters": self.counters,
+            "fees_paid": self.paper.fees_paid().to_f64(),
+            "final_equity": self.paper.equity().to_f64(),
+        })
+    }
+}
