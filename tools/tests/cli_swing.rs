@@ -126,3 +126,66 @@ fn bad_input_gives_a_clear_error() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A one-shot HTTP server on 127.0.0.1 answering every request with a body chosen by path.
+fn serve_context(requests: usize) -> (u16, std::thread::JoinHandle<()>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handle = std::thread::spawn(move || {
+        for _ in 0..requests {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 4096];
+            let n = s.read(&mut buf).unwrap();
+            let req = String::from_utf8_lossy(&buf[..n]);
+            // PROTOCOLS.md §5 sample bodies.
+            let body = if req.starts_with("GET /global") {
+                r#"{"data": {"market_cap_percentage": {"btc": 37.53026055852505, "eth": 18.514861036921754}, "market_cap_change_percentage_24h_usd": -1.348771609207866, "updated_at": 1662035545}}"#
+            } else {
+                r#"{"name": "Fear and Greed Index", "data": [{"value": "20", "value_classification": "Extreme Fear", "timestamp": "1762560000", "time_until_update": "30392"}], "metadata": {"error": null}}"#
+            };
+            let resp = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            s.write_all(resp.as_bytes()).unwrap();
+        }
+    });
+    (port, handle)
+}
+
+#[test]
+fn analyze_fetches_market_context_or_says_it_is_offline() {
+    let Some(f) = klines() else { return };
+    let (port, server) = serve_context(2);
+    let out = crpbot()
+        .args(["analyze", "--candles"])
+        .arg(&f)
+        .args(["--context", "--coingecko-url", &format!("http://127.0.0.1:{port}/global")])
+        .args(["--fear-greed-url", &format!("http://127.0.0.1:{port}/fng/?limit=1")])
+        .output()
+        .unwrap();
+    server.join().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ctx = &v["context"];
+    assert_ne!(ctx["source"], "neutral_offline", "{ctx}");
+    assert!(ctx["global"].is_object() && ctx["fear_greed"].is_object(), "{ctx}");
+    // Nobody listening: the neutral result, labelled, with the errors.
+    let out = crpbot()
+        .args(["analyze", "--candles"])
+        .arg(&f)
+        .args([
+            "--context",
+            "--coingecko-url",
+            "http://127.0.0.1:9/global",
+            "--fear-greed-url",
+            "http://127.0.0.1:9/fng",
+        ])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["context"]["source"], "neutral_offline");
+    assert_eq!(v["context"]["signal"], 0.0);
+    assert_eq!(v["context"]["errors"].as_array().unwrap().len(), 2);
+}

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::Args;
+use crpbot_core::Clock as _;
 use crpbot_strategies::swing::{self, WalkForward};
 
 /// Arguments of `crpbot analyze`.
@@ -22,6 +23,36 @@ pub struct AnalyzeArgs {
     /// Print one JSON object (the only output format; kept for scripts that pass it).
     #[arg(long)]
     json: bool,
+    /// Fetch the market context (CoinGecko global, Fear & Greed) over HTTP(S); without it, or
+    /// when a fetch fails, the context is the neutral offline result, labelled as such.
+    #[arg(long)]
+    context: bool,
+    /// CoinGecko `/global` URL (with --context).
+    #[arg(long, default_value = "https://api.coingecko.com/api/v3/global")]
+    coingecko_url: String,
+    /// Fear & Greed URL (with --context).
+    #[arg(long, default_value = "https://api.alternative.me/fng/?limit=1&format=json")]
+    fear_greed_url: String,
+}
+
+/// `ContextSource` over the feeds crate's HTTP/1.1 client (http and https with rustls), with a
+/// 10 s deadline and a 1 MiB body cap.
+struct HttpsContext {
+    rt: tokio::runtime::Runtime,
+    tls: std::sync::Arc<rustls::ClientConfig>,
+}
+
+impl swing::theories::ContextSource for HttpsContext {
+    fn get(&self, url: &str) -> Result<String, swing::theories::ContextError> {
+        use crpbot_feeds::session::http::{HttpLimits, get};
+        let limits =
+            HttpLimits { timeout: std::time::Duration::from_secs(10), max_body_bytes: 1 << 20 };
+        let body = self
+            .rt
+            .block_on(get(url, limits, &self.tls))
+            .map_err(|e| swing::theories::ContextError::Io(std::io::Error::other(e.to_string())))?;
+        String::from_utf8(body).map_err(|e| swing::theories::ContextError::Parse(e.to_string()))
+    }
 }
 
 /// Arguments of `crpbot swing-backtest`.
@@ -64,7 +95,19 @@ fn parse_walk_forward(text: &str, anchored: bool) -> anyhow::Result<WalkForward>
 pub fn analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     let candles = swing::load_klines(&args.candles)
         .with_context(|| format!("loading {}", args.candles.display()))?;
-    let analysis = swing::analyze(&candles, args.window, args.at_open_time_ms)?;
+    let mut opts = swing::AnalyzeOptions::default();
+    if args.context {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let tls = crpbot_feeds::session::tls_config()?;
+        let mut client = swing::theories::ContextClient::with_urls(
+            HttpsContext { rt, tls },
+            &args.coingecko_url,
+            &args.fear_greed_url,
+        );
+        let now_ms = crpbot_core::LiveClock.now_ns() / 1_000_000;
+        opts.context = Some(client.get(now_ms));
+    }
+    let analysis = swing::analyze_with(&candles, args.window, args.at_open_time_ms, &opts)?;
     println!("{}", analysis.to_json());
     Ok(ExitCode::SUCCESS)
 }
