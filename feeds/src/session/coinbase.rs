@@ -217,3 +217,83 @@ impl VenueProtocol for CoinbaseProtocol {
         self.sync.state(id).unwrap_or(BookState::Syncing)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::stats::Shared;
+
+    fn l2(seq: u64, kind: &str, px: &str) -> Vec<u8> {
+        format!(
+            r#"{{"channel":"l2_data","client_id":"","timestamp":"2023-02-09T20:32:50.714964855Z","sequence_num":{seq},"events":[{{"type":"{kind}","product_id":"BTC-USD","updates":[{{"side":"bid","event_time":"2023-02-09T20:32:50.7Z","price_level":"{px}","new_quantity":"1.5"}},{{"side":"offer","event_time":"2023-02-09T20:32:50.7Z","price_level":"30000.00","new_quantity":"2"}}]}}]}}"#
+        )
+        .into_bytes()
+    }
+
+    fn setup() -> (CoinbaseProtocol, RingOut, rtrb::Consumer<crpbot_core::MarketEvent>) {
+        let registry = Registry::with_defaults();
+        let cfg = SessionConfig::new(Venue::Coinbase, &["BTC-USD", "ETH-USD"]);
+        let ids = super::super::resolve(&cfg, &registry).unwrap();
+        let (tx, rx) = rtrb::RingBuffer::new(1024);
+        let out = RingOut::new(tx, Shared::new(registry.len()), registry.len());
+        (CoinbaseProtocol::new(&cfg, &registry, &ids), out, rx)
+    }
+
+    #[test]
+    fn subscribes_one_channel_per_message_and_has_no_rest_snapshots() {
+        let (p, ..) = setup();
+        let subs = p.subscribe_messages();
+        assert_eq!(subs.len(), 4);
+        for ch in ["heartbeats", "level2", "market_trades", "ticker"] {
+            let want = format!(
+                r#"{{"type":"subscribe","product_ids":["BTC-USD","ETH-USD"],"channel":"{ch}"}}"#
+            );
+            assert!(subs.contains(&want), "{subs:?}");
+        }
+        assert_eq!(p.snapshot_url(p.instruments()[0]), None);
+        assert!(!p.wants_snapshot(p.instruments()[0]));
+        assert_eq!(p.ws_url(), "wss://advanced-trade-ws.coinbase.com");
+    }
+
+    #[test]
+    fn gap_wants_a_reconnect_and_a_new_connection_clears_it() {
+        let (mut p, mut out, mut rx) = setup();
+        let btc = p.instruments()[0];
+        p.on_connect(1, &mut out);
+        assert_eq!(p.on_frame(&mut l2(0, "snapshot", "29999.99"), 2, &mut out), FrameKind::Market);
+        assert_eq!(p.state(btc), BookState::Synced);
+        assert_eq!(p.on_frame(&mut l2(1, "update", "29999.98"), 3, &mut out), FrameKind::Market);
+        assert!(!p.wants_reconnect());
+        // Sequence 2 lost.
+        p.on_frame(&mut l2(3, "update", "29999.97"), 4, &mut out);
+        assert!(p.wants_reconnect());
+        assert_eq!(p.state(btc), BookState::Stale);
+        p.on_connect(5, &mut out);
+        assert!(!p.wants_reconnect());
+        assert_eq!(p.state(btc), BookState::Resyncing);
+        p.on_frame(&mut l2(0, "snapshot", "29999.99"), 6, &mut out);
+        assert_eq!(p.state(btc), BookState::Synced);
+        assert_eq!(p.sync_stats().gaps, 1);
+        assert_eq!(p.sync_stats().resyncs, 1);
+        let states: Vec<_> = std::iter::from_fn(|| rx.pop().ok())
+            .filter_map(|e| match e {
+                crpbot_core::MarketEvent::State(c) => Some(c.state),
+                _ => None,
+            })
+            .collect();
+        use BookState::*;
+        assert_eq!(states, [Synced, Stale, Resyncing, Synced]);
+    }
+
+    #[test]
+    fn consumer_invalidation_of_a_synced_book_wants_a_reconnect() {
+        let (mut p, mut out, _rx) = setup();
+        let btc = p.instruments()[0];
+        p.on_connect(1, &mut out);
+        p.invalidate(btc, StateReason::Crossed, 2, &mut out);
+        assert!(!p.wants_reconnect(), "nothing synced yet: the coming snapshot suffices");
+        p.on_frame(&mut l2(0, "snapshot", "29999.99"), 3, &mut out);
+        p.invalidate(btc, StateReason::Crossed, 4, &mut out);
+        assert!(p.wants_reconnect());
+    }
+}

@@ -4,9 +4,10 @@
 //! The session owns the connection (connect, reconnect, stall, size caps, pings, snapshot
 //! fetching and retries, the ring); a protocol owns everything venue-specific: URLs and
 //! subscription messages, decoding a frame and running the book synchronisation, whether an
-//! instrument needs a REST snapshot, and the heartbeat rules. A Coinbase protocol plugs in by
-//! implementing the same trait (subscribe messages after connect, in-band snapshots so
-//! `snapshot_url` returns `None`, `heartbeats` channel so `client_ping` stays `None`).
+//! instrument needs a REST snapshot, and the heartbeat rules. The Coinbase protocol
+//! ([`super::CoinbaseProtocol`]) implements the same trait: subscribe messages after connect,
+//! in-band snapshots so `snapshot_url` returns `None`, the `heartbeats` channel so
+//! `client_ping` stays `None`, and [`VenueProtocol::wants_reconnect`] to resync after a gap.
 
 use std::time::Duration;
 
