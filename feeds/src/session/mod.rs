@@ -30,6 +30,7 @@
 //! ```
 
 pub mod backoff;
+mod coinbase;
 pub mod http;
 mod live;
 mod out;
@@ -45,6 +46,7 @@ use std::time::Duration;
 
 use crpbot_core::{BookState, InstrumentId, MarketEvent, Registry, Venue};
 
+pub use coinbase::CoinbaseProtocol;
 pub use live::{LiveBooks, ResyncRequester};
 pub use out::RingOut;
 pub use protocol::{BinanceProtocol, FrameKind, SnapshotApply, VenueProtocol};
@@ -128,7 +130,7 @@ impl SessionConfig {
             Venue::Coinbase => ("wss://advanced-trade-ws.coinbase.com", "https://api.coinbase.com"),
             _ => ("wss://stream.binance.com:9443", "https://api.binance.com"),
         };
-        SessionConfig {
+        let mut cfg = SessionConfig {
             venue,
             symbols: symbols.iter().map(|s| (*s).to_owned()).collect(),
             ws_url: ws_url.to_owned(),
@@ -152,7 +154,14 @@ impl SessionConfig {
             ring_capacity: 1 << 16,
             tick: Duration::from_millis(20),
             jitter_seed: 0x5eed,
+        };
+        if venue == Venue::Coinbase {
+            // In-band snapshots: the BTC-USD `l2_data` snapshot is ~46,000 levels, 5.1 MB.
+            cfg.max_message_bytes = 16 << 20;
+            cfg.max_frame_bytes = 16 << 20;
+            cfg.ring_capacity = 1 << 18;
         }
+        cfg
     }
 }
 
@@ -278,6 +287,10 @@ pub fn spawn(
     match cfg.venue {
         Venue::BinanceSpot | Venue::BinanceUsdm => {
             let proto = BinanceProtocol::new(&cfg, registry, &ids);
+            spawn_with(cfg, registry, proto, tap)
+        }
+        Venue::Coinbase => {
+            let proto = CoinbaseProtocol::new(&cfg, registry, &ids);
             spawn_with(cfg, registry, proto, tap)
         }
         v => Err(SpawnError::Unsupported(v)),

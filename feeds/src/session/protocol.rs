@@ -4,9 +4,10 @@
 //! The session owns the connection (connect, reconnect, stall, size caps, pings, snapshot
 //! fetching and retries, the ring); a protocol owns everything venue-specific: URLs and
 //! subscription messages, decoding a frame and running the book synchronisation, whether an
-//! instrument needs a REST snapshot, and the heartbeat rules. A Coinbase protocol plugs in by
-//! implementing the same trait (subscribe messages after connect, in-band snapshots so
-//! `snapshot_url` returns `None`, `heartbeats` channel so `client_ping` stays `None`).
+//! instrument needs a REST snapshot, and the heartbeat rules. The Coinbase protocol
+//! ([`super::CoinbaseProtocol`]) implements the same trait: subscribe messages after connect,
+//! in-band snapshots so `snapshot_url` returns `None`, the `heartbeats` channel so
+//! `client_ping` stays `None`, and [`VenueProtocol::wants_reconnect`] to resync after a gap.
 
 use std::time::Duration;
 
@@ -64,8 +65,14 @@ pub trait VenueProtocol: Send + 'static {
     }
     /// Maximum lifetime of one connection; the session reconnects proactively before it.
     fn max_connection_age(&self) -> Duration;
-    /// A new connection is open: reset per-connection state.
-    fn on_connect(&mut self) {}
+    /// A new connection is open (subscriptions sent): reset per-connection state.
+    fn on_connect(&mut self, _ts_local_ns: i64, _out: &mut RingOut) {}
+    /// True when the connection must be replaced to resynchronise (a venue whose snapshots
+    /// come with a fresh subscription, such as Coinbase after a sequence gap). Checked after
+    /// every frame and every housekeeping tick; cleared by [`VenueProtocol::on_connect`].
+    fn wants_reconnect(&self) -> bool {
+        false
+    }
     /// Decodes one frame (parsed in place) and emits its events.
     fn on_frame(&mut self, frame: &mut [u8], ts_local_ns: i64, out: &mut RingOut) -> FrameKind;
     /// True when the instrument's book needs a REST snapshot now.

@@ -36,6 +36,8 @@ enum End {
     ServerShutdown,
     MaxAge,
     SnapshotGaveUp,
+    /// The protocol asked for a new connection to resynchronise its books.
+    Resync,
 }
 
 struct SnapJob {
@@ -211,7 +213,7 @@ impl<P: VenueProtocol> Session<P> {
                 return (End::Error, false);
             }
         }
-        self.proto.on_connect();
+        self.proto.on_connect(self.clock.now_ns(), &mut self.out);
         self.snap_attempts = 0;
         self.snap_backoff.reset();
         let stall = self.cfg.stall_timeout;
@@ -262,6 +264,10 @@ impl<P: VenueProtocol> Session<P> {
                     }
                     let _ = self.out.flush();
                     self.take_resync_requests();
+                    if self.proto.wants_reconnect() {
+                        info!(%venue, "Resynchronising on a new connection");
+                        break End::Resync;
+                    }
                     if snap.is_none() {
                         snap = self.next_snapshot();
                     }
@@ -284,6 +290,10 @@ impl<P: VenueProtocol> Session<P> {
                             }
                         }
                         Err(end) => break end,
+                    }
+                    if self.proto.wants_reconnect() {
+                        info!(%venue, "Resynchronising on a new connection");
+                        break End::Resync;
                     }
                     if snap.is_none() {
                         snap = self.next_snapshot();

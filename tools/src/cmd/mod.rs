@@ -4,6 +4,7 @@ pub mod journal;
 pub mod record;
 pub mod replay;
 pub mod run;
+pub mod run_sim;
 pub mod swing;
 pub mod trade;
 

@@ -1,5 +1,6 @@
 //! `crpbot run` (first form): a live session into live books, the best bid/ask CSV of
-//! `replay`, and a status line on stderr every few seconds.
+//! `replay`, and a status line on stderr every few seconds. `--venue sim` runs the built-in
+//! market simulator instead, paced to the wall clock: the embedded offline default.
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -16,11 +17,12 @@ use crpbot_feeds::session::{FrameTap, LiveBooks, SessionConfig, SessionHandle, s
 /// Endpoint and session options shared by `run` and `record`.
 #[derive(Debug, Args)]
 pub struct LiveArgs {
-    /// Venue: binance-spot or binance-usdm.
+    /// Venue: binance-spot, binance-usdm, coinbase (or sim, for `run` only).
     #[arg(long)]
     pub venue: Venue,
-    /// Comma-separated venue symbols (BTCUSDT,ETHUSDT).
-    #[arg(long, value_delimiter = ',', required = true)]
+    /// Comma-separated venue symbols (BTCUSDT,ETHUSDT or BTC-USD,ETH-USD); required except
+    /// with `--venue sim`.
+    #[arg(long, value_delimiter = ',')]
     pub symbols: Vec<String>,
     /// Stop after this many seconds (default: run until killed).
     #[arg(long)]
@@ -47,6 +49,9 @@ pub struct RunArgs {
     /// Write the best bid/ask after each applied depth message to this CSV file.
     #[arg(long)]
     bbo_out: Option<PathBuf>,
+    /// Simulator seed (with --venue sim).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
 }
 
 struct NoSink;
@@ -55,7 +60,7 @@ impl ReplaySink for NoSink {
 }
 
 impl LiveArgs {
-    fn registry(&self) -> anyhow::Result<Registry> {
+    pub(super) fn registry(&self) -> anyhow::Result<Registry> {
         Ok(match &self.instruments {
             Some(p) => Registry::from_toml(
                 &std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
@@ -153,11 +158,9 @@ fn status_line(handle: &SessionHandle, registry: &Registry, rate: f64) -> String
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    if !matches!(args.live.venue, Venue::BinanceSpot | Venue::BinanceUsdm) {
-        bail!(
-            "live sessions for {} are not supported yet (binance-spot, binance-usdm)",
-            args.live.venue
-        );
+    let sim = args.live.venue == Venue::Sim;
+    if !sim && args.live.symbols.is_empty() {
+        bail!("--symbols is required with --venue {}", args.live.venue);
     }
     let stats = match &args.bbo_out {
         Some(path) => {
@@ -165,11 +168,16 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             let file =
                 File::create(path).with_context(|| format!("creating {}", path.display()))?;
             let mut csv = BboCsv::new(BufWriter::with_capacity(1 << 20, file), &registry)?;
-            let stats = live_loop("crpbot run", &args.live, None, &mut csv)?;
+            let stats = if sim {
+                super::run_sim::sim_loop(&args.live, args.seed, &mut csv)?
+            } else {
+                live_loop("crpbot run", &args.live, None, &mut csv)?
+            };
             eprintln!("crpbot run: {} rows written to {}", csv.rows(), path.display());
             csv.finish().with_context(|| format!("writing {}", path.display()))?;
             stats
         }
+        None if sim => super::run_sim::sim_loop(&args.live, args.seed, &mut NoSink)?,
         None => live_loop("crpbot run", &args.live, None, &mut NoSink)?,
     };
     println!(
