@@ -105,3 +105,56 @@ fn run_sim_streams_the_same_books_as_replay_sim() {
     println!("crpbot run --venue sim: {} rows equal to replay's first second; {s}", rb.len());
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn record_coinbase_then_replay_ends_at_the_mocks_top_of_book() {
+    let Some(script) = script() else { return };
+    let cfg =
+        CbConfig { drop_update: Some(300), pace: Duration::from_micros(500), ..Default::default() };
+    let m = Mock::start(script, cfg);
+    let dir = tmp("record");
+    let rec_dir = dir.join("rec");
+    let out = crpbot()
+        .args(["record", "--venue", "coinbase", "--symbols", "BTC-USD,ETH-USD", "--duration", "4"])
+        .args(["--ws-url", &m.ws_url(), "--out"])
+        .arg(&rec_dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let st = m.state.lock().unwrap();
+    assert!(st.done, "the mock's capture did not finish in 4 s");
+    let last_seq = st.last_seq.clone();
+    drop(st);
+    let files: Vec<_> = std::fs::read_dir(&rec_dir).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(files.len(), 1, "one file per venue and UTC day: {files:?}");
+    let csv = dir.join("bbo.csv");
+    let out = crpbot()
+        .args(["replay", "--venue", "coinbase", "--input"])
+        .arg(&files[0])
+        .arg("--bbo-out")
+        .arg(&csv)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let s = summary(&out.stdout);
+    // The recording holds the dropped update's gap, then the new connection's snapshots.
+    assert_eq!(s["errors"], 0, "{s}");
+    assert_eq!(s["gaps"], 1, "{s}");
+    assert_eq!(s["crossed"], 0, "{s}");
+    let text = std::fs::read_to_string(&csv).unwrap();
+    for p in ["BTC-USD", "ETH-USD"] {
+        let last = text.lines().rfind(|l| l.contains(&format!(",{p},"))).unwrap();
+        let (bids, asks) = m.book(p).sides();
+        let top = format!(
+            ",{p},{},{},{},{},{}",
+            last_seq[p],
+            script.px.format(bids[0].0),
+            script.qty.format(bids[0].1),
+            script.px.format(asks[0].0),
+            script.qty.format(asks[0].1)
+        );
+        assert!(last.ends_with(&top), "{last} vs {top}");
+    }
+    println!("crpbot record + replay --venue coinbase: {s}");
+    std::fs::remove_dir_all(&dir).ok();
+}

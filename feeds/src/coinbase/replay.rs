@@ -11,6 +11,7 @@ use super::sync::{CoinbaseSync, MsgOutcome};
 use crate::binance::{DecodeError, DepthHeader};
 use crate::books::{BookEffect, BookSet};
 use crate::capture::{Capture, CaptureError, RecordKind};
+use crate::recording::{LineError, Recording};
 use crate::replay::{InputIssue, Published, ReplaySink, ReplayStats};
 use crate::sync::SyncSink;
 
@@ -113,6 +114,11 @@ impl CoinbaseReplay {
     }
 
     fn run_file(&mut self, path: &Path, sink: &mut impl ReplaySink) {
+        match is_recording(path) {
+            Ok(true) => return self.run_recording(path, sink),
+            Ok(false) => {}
+            Err(e) => return self.issue(path, 0, format!("cannot open: {e}")),
+        }
         let mut cap = match Capture::open(path) {
             Ok(c) => c,
             Err(e) => return self.issue(path, 0, format!("cannot open: {e}")),
@@ -140,6 +146,38 @@ impl CoinbaseReplay {
                     }
                 }
                 _ => {}
+            }
+        }
+    }
+
+    /// A `<ts_ns> <json>` recording written by `crpbot record --venue coinbase`. It has no
+    /// connection markers; a new connection is recognised by its first message, whose
+    /// `sequence_num` is 0 (Coinbase numbers every connection from 0).
+    fn run_recording(&mut self, path: &Path, sink: &mut impl ReplaySink) {
+        let mut rec = match Recording::open(path) {
+            Ok(r) => r,
+            Err(e) => return self.issue(path, 0, format!("cannot open: {e}")),
+        };
+        while let Some(line) = rec.next() {
+            let line = match line {
+                Ok(l) => l,
+                Err(e) => {
+                    let fatal = matches!(e, LineError::Io(_));
+                    let n = rec.line_no();
+                    self.issue(path, n, e.to_string());
+                    if fatal {
+                        break;
+                    }
+                    continue;
+                }
+            };
+            let (n, ts) = (line.line_no, line.ts_local_ns);
+            if line.payload.windows(17).any(|w| w == b"\"sequence_num\":0,") {
+                self.on_connect(ts, sink);
+            }
+            sink.on_raw(ts, line.payload, None);
+            if let Err(e) = self.feed(line.payload, ts, sink) {
+                self.issue(path, n, e.to_string());
             }
         }
     }
@@ -223,4 +261,18 @@ impl<S: ReplaySink> SyncSink for Apply<'_, S> {
             self.effect = BookEffect::None;
         }
     }
+}
+
+/// True when `path` is a `<ts_ns> <json>` recording (gzip, or plain text starting with a digit)
+/// rather than a JSONL capture (zstd, or plain text starting with `{`).
+fn is_recording(path: &Path) -> std::io::Result<bool> {
+    use std::io::Read;
+    let mut head = [0u8; 4];
+    let n = std::fs::File::open(path)?.read(&mut head)?;
+    Ok(match &head[..n] {
+        [0x1f, 0x8b, ..] => true,
+        [0x28, 0xb5, 0x2f, 0xfd] => false,
+        [b, ..] => b.is_ascii_digit(),
+        [] => false,
+    })
 }
