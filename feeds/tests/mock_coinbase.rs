@@ -116,8 +116,17 @@ fn compare_all(mock: &Mock, handle: &SessionHandle, books: &LiveBooks) -> usize 
         .sum()
 }
 
+/// The tests of this file run one at a time (each runs a mock exchange and a feed thread; on two
+/// loaded cores parallel runs starve each other into extra, real stalls).
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 #[test]
 fn dropped_update_is_detected_reconnected_and_books_end_equal_to_the_mock() {
+    let _serial = serial();
     let Some(script) = script() else { return };
     let cfg =
         CbConfig { drop_update: Some(300), pace: Duration::from_micros(500), ..Default::default() };
@@ -176,6 +185,7 @@ fn dropped_update_is_detected_reconnected_and_books_end_equal_to_the_mock() {
 
 #[test]
 fn silent_connection_is_a_stall_within_the_timeout_and_recovers() {
+    let _serial = serial();
     let Some(script) = script() else { return };
     let cfg = CbConfig { stall_after: Some(400), ..Default::default() };
     let mock = Mock::start(script, cfg);
@@ -192,7 +202,9 @@ fn silent_connection_is_a_stall_within_the_timeout_and_recovers() {
     let closed = st.closed_at.iter().find(|(c, _)| *c == 1).unwrap().1;
     drop(st);
     let detect = closed - stalled_at;
-    assert_eq!(stats.stalls, 1, "{stats:?}");
+    // Connection 1 stalls on purpose. The mock also goes quiet once the capture is over, so on
+    // a slow run the session may (correctly) report a second stall on the last connection.
+    assert!(stats.stalls >= 1, "{stats:?}");
     assert_eq!(stats.gaps, 0);
     assert!(stats.reconnects >= 1);
     let stall_changes = seen

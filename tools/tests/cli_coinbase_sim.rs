@@ -27,8 +27,17 @@ fn summary(stdout: &[u8]) -> serde_json::Value {
     serde_json::from_str(String::from_utf8_lossy(stdout).lines().last().unwrap()).unwrap()
 }
 
+/// The tests of this file run one at a time: each runs a mock exchange and the binary, and on
+/// two loaded cores parallel runs starve each other (the mocks pace in real time).
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 #[test]
 fn run_coinbase_resyncs_after_a_gap_and_ends_at_the_mocks_top_of_book() {
+    let _serial = serial();
     let Some(script) = script() else { return };
     let cfg =
         CbConfig { drop_update: Some(300), pace: Duration::from_micros(500), ..Default::default() };
@@ -77,6 +86,7 @@ fn run_coinbase_resyncs_after_a_gap_and_ends_at_the_mocks_top_of_book() {
 
 #[test]
 fn run_sim_streams_the_same_books_as_replay_sim() {
+    let _serial = serial();
     let dir = tmp("sim");
     let (a, b) = (dir.join("run.csv"), dir.join("replay.csv"));
     let out = crpbot()
@@ -108,6 +118,7 @@ fn run_sim_streams_the_same_books_as_replay_sim() {
 
 #[test]
 fn record_coinbase_then_replay_ends_at_the_mocks_top_of_book() {
+    let _serial = serial();
     let Some(script) = script() else { return };
     let cfg =
         CbConfig { drop_update: Some(300), pace: Duration::from_micros(500), ..Default::default() };

@@ -34,8 +34,17 @@ fn mock_top(m: &Mock) -> String {
     )
 }
 
+/// The tests of this file run one at a time: each runs a mock exchange and the binary, and on
+/// two loaded cores parallel runs starve each other (the mocks pace in real time).
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 #[test]
 fn run_writes_the_bbo_csv_of_the_live_book_and_record_replays() {
+    let _serial = serial();
     let Some(script) = script() else { return };
     let cfg = MockConfig {
         limit_frames: Some(6_000),
@@ -117,6 +126,7 @@ fn run_writes_the_bbo_csv_of_the_live_book_and_record_replays() {
 
 #[test]
 fn unreachable_venue_fails_with_a_clear_message() {
+    let _serial = serial();
     // A port nothing listens on (bound, then closed).
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let out = crpbot()
