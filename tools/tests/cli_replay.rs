@@ -2,25 +2,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::{crpbot, data_dir};
+
 use std::io::Write;
 use std::path::PathBuf;
-use std::process::Command;
-
-fn crpbot() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_crpbot"))
-}
-
-fn data_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("CRPBOT_DATA_DIR").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data"))
-    });
-    if dir.join("binance-spot-l2").is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("skipping: real data not found at {} (set CRPBOT_DATA_DIR)", dir.display());
-        None
-    }
-}
 
 fn tmp(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("crpbot-cli-{}-{name}", std::process::id()));

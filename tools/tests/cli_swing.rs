@@ -1,12 +1,11 @@
 //! `crpbot analyze` and `crpbot swing-backtest` on the real candles, and their bad-input errors.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
 
-fn crpbot() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_crpbot"))
-}
+use common::crpbot;
+
+use std::path::PathBuf;
 
 fn klines() -> Option<PathBuf> {
     let dir = std::env::var_os("CRPBOT_DATA_DIR").map(PathBuf::from).unwrap_or_else(|| {

@@ -8,12 +8,13 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context, bail};
 use crpbot_core::{
-    BookState, ClientOrderId, Fill, InstrumentId, OrderIntent, Registry, RiskVerdict, StrategyId,
-    Trade,
+    BookState, ClientOrderId, Fill, OrderIntent, Registry, RiskVerdict, StrategyId, Trade,
 };
 use crpbot_feeds::replay::Published;
 use crpbot_risk::metrics::Report;
-use crpbot_risk::{MarketCtx, OperatorToken, PaperConfig, PaperVenue, RiskConfig, RiskEngine};
+use crpbot_risk::{
+    MarketCtx, OperatorToken, PaperConfig, PaperVenue, RiskConfig, RiskEngine, VerdictCode,
+};
 use crpbot_strategies::fast::{FastConfig, FastLane, IntentBuf, STRATEGY_OFFSETS, reason_name};
 use serde::Serialize;
 
@@ -22,7 +23,11 @@ use super::journal::JournalSink;
 /// The four fast strategies, in `StrategyId` order.
 pub const STRATEGY_NAMES: [&str; 4] = ["ofi", "scalp", "meanrev", "statarb"];
 
-/// Counters of a trading run.
+/// Codes are `u16`; counts by code live in fixed arrays on the decision path and become named
+/// maps only in the report.
+const CODE_SLOTS: usize = 1024;
+
+/// Counters of a trading run (the report's view).
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct TradeCounters {
     /// Intents the strategies emitted.
@@ -52,6 +57,10 @@ pub struct Trader {
     closed: Vec<ClientOrderId>,
     halt_orders: Vec<OrderIntent>,
     counters: TradeCounters,
+    /// Rejections by verdict code (decision path: no allocation).
+    rejected_by_code: Vec<u64>,
+    /// Intents by strategy and reason code (decision path: no allocation).
+    intents_by_code: Vec<[u64; CODE_SLOTS]>,
     initial_equity: i64,
 }
 
@@ -95,6 +104,8 @@ impl Trader {
             closed: Vec::with_capacity(1024),
             halt_orders: Vec::with_capacity(1024),
             counters: TradeCounters::default(),
+            rejected_by_code: vec![0; CODE_SLOTS],
+            intents_by_code: vec![[0; CODE_SLOTS]; STRATEGY_NAMES.len()],
             initial_equity,
         })
     }
@@ -113,7 +124,7 @@ impl Trader {
         self.intents.clear();
         self.lane.on_book(id, book, p.depth.ts_exch_ns, &mut self.intents);
         let ctx = MarketCtx::from_book(book, p.book.state, p.book.ts_local_ns, now);
-        self.decide(ctx, id, journal);
+        self.decide(ctx, journal);
     }
 
     /// A trade.
@@ -133,16 +144,20 @@ impl Trader {
                 ask: crpbot_core::Px(0),
                 state: BookState::Stale,
             };
-            self.decide(ctx, t.instrument, journal);
+            self.decide(ctx, journal);
         }
     }
 
-    fn decide(&mut self, ctx: MarketCtx, _id: InstrumentId, journal: &mut Option<JournalSink>) {
+    fn decide(&mut self, ctx: MarketCtx, journal: &mut Option<JournalSink>) {
         for intent in self.intents.as_slice() {
             self.counters.intents += 1;
-            let reason = reason_name(intent.reason).unwrap_or("unknown");
-            let strat = STRATEGY_NAMES.get(usize::from(intent.strategy.0)).copied().unwrap_or("?");
-            *self.counters.intents_by_reason.entry(format!("{strat}/{reason}")).or_default() += 1;
+            if let Some(slot) = self
+                .intents_by_code
+                .get_mut(usize::from(intent.strategy.0))
+                .and_then(|codes| codes.get_mut(usize::from(intent.reason)))
+            {
+                *slot += 1;
+            }
             let verdict = self.risk.check(intent, &ctx);
             let accepted = verdict.is_accepted();
             if let Some(j) = journal.as_mut() {
@@ -164,7 +179,9 @@ impl Trader {
                     self.risk.on_order_closed(intent.client_id);
                 }
             } else {
-                *self.counters.rejected.entry(verdict.code.name().to_owned()).or_default() += 1;
+                if let Some(slot) = self.rejected_by_code.get_mut(verdict.code as usize) {
+                    *slot += 1;
+                }
             }
         }
     }
@@ -196,11 +213,32 @@ impl Trader {
 
     /// The metrics report and the counters.
     pub fn report(&self) -> serde_json::Value {
+        let mut counters = self.counters.clone();
+        for (code, &n) in self.rejected_by_code.iter().enumerate() {
+            if n > 0 {
+                let name = u16::try_from(code)
+                    .ok()
+                    .and_then(VerdictCode::from_u16)
+                    .map_or_else(|| format!("code_{code}"), |c| c.name().to_owned());
+                counters.rejected.insert(name, n);
+            }
+        }
+        for (strategy, codes) in self.intents_by_code.iter().enumerate() {
+            for (code, &n) in codes.iter().enumerate() {
+                if n > 0 {
+                    let reason =
+                        u16::try_from(code).ok().and_then(reason_name).unwrap_or("unknown");
+                    counters
+                        .intents_by_reason
+                        .insert(format!("{}/{reason}", STRATEGY_NAMES[strategy]), n);
+                }
+            }
+        }
         let report =
             Report::new(self.paper.closed_trades(), self.initial_equity, self.paper.equity_curve());
         serde_json::json!({
             "metrics": report,
-            "counters": self.counters,
+            "counters": counters,
             "fees_paid": self.paper.fees_paid().to_f64(),
             "final_equity": self.paper.equity().to_f64(),
         })
