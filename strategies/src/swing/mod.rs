@@ -137,6 +137,7 @@ pub mod indicators;
 pub mod linalg;
 pub mod portfolio;
 pub mod rng;
+pub mod signal;
 pub mod special;
 pub mod ta;
 pub mod theories;
