@@ -177,3 +177,15 @@ impl SwingSignal {
         self.direction != Direction::Hold
     }
 }
+
+/// A swing-signal synthesiser (LLM or math). Infallible by design: every failure — transport,
+/// deadline, budget, malformed or out-of-schema output — yields a [`Direction::Hold`] signal
+/// whose [`SwingSignal::hold_reason`] says why, so nothing downstream has an error path that
+/// could skip validation. Blocking: the binary runs it off the hot lane (async lane,
+/// `spawn_blocking`) under a hard deadline.
+pub trait Synthesizer: Send {
+    /// Variant name recorded on every signal (A/B tests), e.g. `math-v1`.
+    fn variant(&self) -> &str;
+    /// One signal for `input` at `now_ms` (wall or replay time).
+    fn synthesize(&mut self, input: &SynthInput<'_>, now_ms: i64) -> SwingSignal;
+}
