@@ -13,6 +13,7 @@ use serde::Serialize;
 use crate::binance::{BinanceDecoder, BinanceMsg, DecodeError, DecoderConfig, DepthHeader};
 use crate::books::{BookEffect, BookSet, TrackedBook};
 use crate::recording::{LineError, Recording};
+use crate::session::ResyncRequester;
 use crate::sync::{Continuity, DepthSync, SnapshotOutcome, SyncSink};
 
 /// One bad input, located.
@@ -100,6 +101,8 @@ pub struct BinanceReplay {
     syncs: Vec<Option<DepthSync>>,
     books: BookSet,
     stats: ReplayStats,
+    /// Events-only mode: the books live in a later pipeline stage, which asks for resyncs.
+    detached: Option<ResyncRequester>,
 }
 
 impl BinanceReplay {
@@ -117,7 +120,24 @@ impl BinanceReplay {
             syncs,
             books: BookSet::new(registry.len(), Default::default()),
             stats: ReplayStats::default(),
+            detached: None,
         }
+    }
+
+    /// A replay that decodes and synchronises but keeps no books: every event goes to the
+    /// sink's [`ReplaySink::on_event`] (nothing reaches `on_book`), for a pipeline whose book
+    /// stage runs elsewhere ([`LiveBooks`](crate::session::LiveBooks)). That stage reports a
+    /// crossed or refused book through `resync`; the next depth message of the instrument
+    /// then invalidates its synchroniser (reason `Crossed`), as a live session does.
+    pub fn events_only(
+        registry: &Registry,
+        venue: Venue,
+        resync: ResyncRequester,
+    ) -> BinanceReplay {
+        let mut r = BinanceReplay::new(registry, venue);
+        r.books = BookSet::new(0, crpbot_book::BookConfig { window_ticks: 64, far_capacity: 0 });
+        r.detached = Some(resync);
+        r
     }
 
     /// The books.
@@ -147,16 +167,15 @@ impl BinanceReplay {
     /// Replays the files merged by local receive time (a k-way merge), as a live process
     /// would have seen them: what strategies that trade several instruments need.
     pub fn run_merged(&mut self, inputs: &[PathBuf], sink: &mut impl ReplaySink) -> ReplayStats {
-        struct Head {
-            path: PathBuf,
-            rec: Recording,
-            ctx: Option<InstrumentId>,
-            buf: Vec<u8>,
-            ts: i64,
-            line: u64,
-            done: bool,
-        }
         let start = Instant::now();
+        let mut frames = self.open_frames(inputs, FrameOrder::Merged);
+        while self.feed_next(&mut frames, sink) {}
+        self.finish(start)
+    }
+
+    /// Opens `inputs` for frame-at-a-time replay with [`BinanceReplay::feed_next`] (files that
+    /// cannot be opened are counted as issues).
+    pub fn open_frames(&mut self, inputs: &[PathBuf], order: FrameOrder) -> Frames {
         let mut heads = Vec::with_capacity(inputs.len());
         for path in inputs {
             match Recording::open(path) {
@@ -172,50 +191,37 @@ impl BinanceReplay {
                 Err(e) => self.stats.issue(path, 0, format!("cannot open: {e}")),
             }
         }
-        let advance = |h: &mut Head, stats: &mut ReplayStats| loop {
-            match h.rec.next() {
-                None => {
-                    h.done = true;
-                    return;
-                }
-                Some(Ok(l)) => {
-                    h.buf.clear();
-                    h.buf.extend_from_slice(l.payload);
-                    h.ts = l.ts_local_ns;
-                    h.line = l.line_no;
-                    return;
-                }
-                Some(Err(e)) => {
-                    let fatal = matches!(e, LineError::Io(_));
-                    stats.issue(&h.path, h.rec.line_no(), e.to_string());
-                    if fatal {
-                        h.done = true;
-                        return;
-                    }
-                }
-            }
-        };
         for h in &mut heads {
-            advance(h, &mut self.stats);
+            h.advance(&mut self.stats);
         }
-        // Ties go to the earlier input, so the merge is deterministic.
-        while let Some(i) = heads
-            .iter()
-            .enumerate()
-            .filter(|(_, h)| !h.done)
-            .min_by_key(|(i, h)| (h.ts, *i))
-            .map(|(i, _)| i)
-        {
-            let h = &mut heads[i];
-            sink.on_raw(h.ts, &h.buf, h.ctx);
-            match self.feed(&mut h.buf, h.ts, h.ctx, sink) {
-                Ok(Some(id)) => h.ctx = Some(id),
-                Ok(None) => {}
-                Err(e) => self.stats.issue(&h.path, h.line, e.to_string()),
-            }
-            advance(h, &mut self.stats);
+        Frames { heads, order }
+    }
+
+    /// Decodes and applies the next frame of `frames` (raw frame to `sink.on_raw` first);
+    /// false when every input is exhausted.
+    pub fn feed_next(&mut self, frames: &mut Frames, sink: &mut impl ReplaySink) -> bool {
+        // Merged: the earliest receive time, ties to the earlier input (deterministic).
+        // InOrder: the first input not yet exhausted.
+        let next = match frames.order {
+            FrameOrder::Merged => frames
+                .heads
+                .iter()
+                .enumerate()
+                .filter(|(_, h)| !h.done)
+                .min_by_key(|(i, h)| (h.ts, *i))
+                .map(|(i, _)| i),
+            FrameOrder::InOrder => frames.heads.iter().position(|h| !h.done),
+        };
+        let Some(i) = next else { return false };
+        let h = &mut frames.heads[i];
+        sink.on_raw(h.ts, &h.buf, h.ctx);
+        match self.feed(&mut h.buf, h.ts, h.ctx, sink) {
+            Ok(Some(id)) => h.ctx = Some(id),
+            Ok(None) => {}
+            Err(e) => self.stats.issue(&h.path, h.line, e.to_string()),
         }
-        self.finish(start)
+        h.advance(&mut self.stats);
+        true
     }
 
     fn finish(&mut self, start: Instant) -> ReplayStats {
@@ -299,8 +305,23 @@ impl BinanceReplay {
 
     /// Handles one decoded message; returns its instrument.
     fn on_msg(&mut self, msg: BinanceMsg, sink: &mut impl ReplaySink) -> Option<InstrumentId> {
-        let Self { decoder, syncs, books, stats, .. } = self;
+        let Self { decoder, syncs, books, stats, detached, .. } = self;
         match msg {
+            BinanceMsg::Depth(h) if detached.is_some() => {
+                let sync = syncs.get_mut(h.instrument.index())?.as_mut()?;
+                let mut fwd = |ev: MarketEvent| sink.on_event(&ev);
+                if detached.as_ref().is_some_and(|r| r.take(h.instrument)) {
+                    sync.invalidate(StateReason::Crossed, h.ts_local_ns, &mut fwd);
+                }
+                sync.on_diff(&h, decoder.levels(), &mut fwd);
+                Some(h.instrument)
+            }
+            BinanceMsg::Snapshot(h) if detached.is_some() => {
+                let sync = syncs.get_mut(h.instrument.index())?.as_mut()?;
+                let mut fwd = |ev: MarketEvent| sink.on_event(&ev);
+                let _outcome: SnapshotOutcome = sync.on_snapshot(&h, decoder.levels(), &mut fwd);
+                Some(h.instrument)
+            }
             BinanceMsg::Depth(h) => {
                 let sync = syncs.get_mut(h.instrument.index())?.as_mut()?;
                 let mut apply = Apply { books, sink, effect: BookEffect::None };
@@ -334,6 +355,70 @@ impl BinanceReplay {
             BinanceMsg::ServerShutdown { .. } | BinanceMsg::Control => {
                 stats.control += 1;
                 None
+            }
+        }
+    }
+}
+
+/// How [`Frames`] orders its inputs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FrameOrder {
+    /// Each file to its end, in the order given (`crpbot replay` without strategies).
+    InOrder,
+    /// Merged by local receive time across files (what multi-instrument strategies need).
+    Merged,
+}
+
+/// Open recordings read one frame at a time ([`BinanceReplay::feed_next`]): the pollable
+/// form of a replay, for a pipeline source.
+#[derive(Debug)]
+pub struct Frames {
+    heads: Vec<Head>,
+    order: FrameOrder,
+}
+
+impl Frames {
+    /// True when every input is exhausted.
+    pub fn is_done(&self) -> bool {
+        self.heads.iter().all(|h| h.done)
+    }
+}
+
+#[derive(Debug)]
+struct Head {
+    path: PathBuf,
+    rec: Recording,
+    ctx: Option<InstrumentId>,
+    buf: Vec<u8>,
+    ts: i64,
+    line: u64,
+    done: bool,
+}
+
+impl Head {
+    /// Reads the next good line into `buf` (bad lines are counted; an I/O error ends the file).
+    fn advance(&mut self, stats: &mut ReplayStats) {
+        loop {
+            match self.rec.next() {
+                None => {
+                    self.done = true;
+                    return;
+                }
+                Some(Ok(l)) => {
+                    self.buf.clear();
+                    self.buf.extend_from_slice(l.payload);
+                    self.ts = l.ts_local_ns;
+                    self.line = l.line_no;
+                    return;
+                }
+                Some(Err(e)) => {
+                    let fatal = matches!(e, LineError::Io(_));
+                    stats.issue(&self.path, self.rec.line_no(), e.to_string());
+                    if fatal {
+                        self.done = true;
+                        return;
+                    }
+                }
             }
         }
     }

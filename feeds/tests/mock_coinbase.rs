@@ -211,7 +211,10 @@ fn silent_connection_is_a_stall_within_the_timeout_and_recovers() {
         .states
         .iter()
         .filter(|c| c.reason == StateReason::Stall && c.state == BookState::Stale);
-    assert_eq!(stall_changes.count(), 2, "both books stale on the stall: {:?}", seen.states);
+    // Both books go stale on the stall, together. On a loaded machine the reconnect may be slow
+    // enough to count as a further stall (again of both books), which is correct behaviour.
+    let n_stall = stall_changes.count();
+    assert!(n_stall >= 2 && n_stall % 2 == 0, "both books stale on the stall: {:?}", seen.states);
     assert!(detect >= timeout, "closed before the timeout: {detect:?}");
     assert!(detect < timeout + Duration::from_secs(5), "not detected: {detect:?}");
     assert_eq!(seen.published_while_unsynced, 0);

@@ -1,11 +1,15 @@
 //! `crpbot`: the command-line entry point of the crpbot trading core.
 #![forbid(unsafe_code)]
+// The engine API is shared by run, replay, demo and bench; not every item is used by each.
+#![allow(dead_code)]
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 mod cmd;
+mod engine;
+mod signals;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -30,8 +34,16 @@ enum Command {
     SwingBacktest(cmd::swing::SwingBacktestArgs),
     /// Record a venue's raw feed into daily gzip files (replayable with `replay`).
     Record(cmd::record::RecordArgs),
-    /// Keep live books from a venue and write the best bid/ask CSV.
+    /// Paper-trade a venue (or the simulator): books, fast strategies, circuit breaker, paper
+    /// venue, journal.
     Run(cmd::run::RunArgs),
+    /// Latency harness: per-stage percentiles of the engine on a recording or the simulator
+    /// at a fixed rate, per topology; side-by-side comparisons with --compare.
+    Bench(cmd::bench::BenchArgs),
+    /// Engage the kill switch of a running `crpbot run`/`demo` (creates its kill flag file).
+    Kill(cmd::operator::FlagArgs),
+    /// Clear the kill switch and re-arm the breaker (removes the kill flag file).
+    Rearm(cmd::operator::FlagArgs),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +59,9 @@ fn main() -> ExitCode {
         Command::SwingBacktest(args) => cmd::swing::backtest(args),
         Command::Record(args) => cmd::record::run(args),
         Command::Run(args) => cmd::run::run(args),
+        Command::Bench(args) => cmd::bench::run(args),
+        Command::Kill(args) => cmd::operator::kill(args),
+        Command::Rearm(args) => cmd::operator::rearm(args),
     };
     match result {
         Ok(code) => code,

@@ -22,6 +22,18 @@ impl ResyncRequester {
         ResyncRequester { shared }
     }
 
+    /// A requester not tied to a session, for `n_instruments` instruments: the feed stage of
+    /// a replay pipeline polls it with [`ResyncRequester::take`].
+    pub fn detached(n_instruments: usize) -> ResyncRequester {
+        ResyncRequester { shared: Shared::new(n_instruments) }
+    }
+
+    /// Takes (clears) a pending request for `id`.
+    #[inline]
+    pub fn take(&self, id: InstrumentId) -> bool {
+        self.shared.resync.get(id.index()).is_some_and(|f| f.swap(false, Relaxed))
+    }
+
     /// Requests a new snapshot for `id`; the session invalidates the book (reason `Crossed`)
     /// on its next tick.
     #[inline]

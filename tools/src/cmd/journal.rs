@@ -372,6 +372,36 @@ impl JournalSink {
         self.append(RecordType::CONTROL, ts_ns, None);
     }
 
+    /// True once an append or sync failed (nothing more is written; trading must halt).
+    pub fn failed(&self) -> bool {
+        self.error.is_some()
+    }
+
+    /// The first error, as text.
+    pub fn error_text(&self) -> Option<String> {
+        self.error.as_ref().map(|e| format!("{e:#}"))
+    }
+
+    /// Records written so far.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// Makes everything appended so far durable (msync'd watermark). An error halts writing
+    /// (and, through [`JournalSink::failed`], trading); it is never retried-and-ignored.
+    pub fn sync(&mut self) -> bool {
+        if self.error.is_some() {
+            return false;
+        }
+        match self.writer.sync() {
+            Ok(_) => true,
+            Err(e) => {
+                self.error = Some(anyhow::anyhow!("journal sync failed, writing halted: {e}"));
+                false
+            }
+        }
+    }
+
     /// Records the stop, seals the journal (durable) and reports the first error, if any.
     pub fn finish(mut self, ts_ns: i64) -> anyhow::Result<u64> {
         self.control(ControlKind::Stop, "", ts_ns);

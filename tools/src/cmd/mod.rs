@@ -1,10 +1,12 @@
 //! One module per subcommand.
 
+pub mod bench;
+pub mod engine_args;
 pub mod journal;
+pub mod operator;
 pub mod record;
 pub mod replay;
 pub mod run;
-pub mod run_sim;
 pub mod swing;
 pub mod trade;
 

@@ -15,8 +15,10 @@ use crpbot_feeds::sim::{SimConfig, replay_sim};
 use crpbot_journal::codec;
 use crpbot_journal::{Reader, RecordType};
 
+use super::engine_args::EngineArgs;
 use super::journal::JournalSink;
 use super::trade::Trader;
+use crate::engine::{self, Controls, CoreOptions, EngineConfig, JournalOptions, Pace, SourceSpec};
 
 /// Arguments of `crpbot replay`.
 #[derive(Debug, Args)]
@@ -56,6 +58,12 @@ pub struct ReplayArgs {
     /// produces exactly the market events the journal holds (reports the first divergence).
     #[arg(long, conflicts_with = "inputs")]
     from_journal: Option<PathBuf>,
+    /// Make every risk verdict durable (msync) before the next order (default for replays:
+    /// page cache only — nothing leaves a replay).
+    #[arg(long)]
+    durable: bool,
+    #[command(flatten)]
+    engine: EngineArgs,
 }
 
 /// Where a replay's output goes: the BBO CSV, the journal, the trading path.
@@ -104,8 +112,14 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let inputs = if args.inputs.is_empty() && args.venue != Venue::Sim {
         default_inputs(args.venue)?
     } else {
-        args.inputs
+        args.inputs.clone()
     };
+    if args.strategies.is_empty() && args.report.is_some() {
+        bail!("--report needs --strategies");
+    }
+    if args.venue != Venue::Coinbase {
+        return run_engine(&args, registry, inputs);
+    }
     let csv = match &args.bbo_out {
         Some(path) => {
             let file =
@@ -175,6 +189,97 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Binance recordings and the simulator: the engine (feed | core | journal), fused or split.
+fn run_engine(
+    args: &ReplayArgs,
+    registry: Registry,
+    inputs: Vec<PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    let source = match args.venue {
+        Venue::Sim => SourceSpec::Sim {
+            seed: args.seed,
+            duration_s: Some(args.duration as f64),
+            pace: Pace::MaxSpeed,
+        },
+        // Strategies trading several instruments need the inputs merged by receive time.
+        venue => SourceSpec::Binance {
+            venue,
+            inputs: inputs.clone(),
+            merged: !args.strategies.is_empty(),
+        },
+    };
+    let start_text = format!(
+        "crpbot replay --venue {} ({} inputs) strategies={} topology={}",
+        args.venue,
+        inputs.len(),
+        args.strategies.join(","),
+        args.engine.topology_name()
+    );
+    let cfg = EngineConfig {
+        source,
+        registry,
+        topology: args.engine.topology(),
+        wait: args.engine.wait(),
+        cores: args.engine.cores.clone(),
+        ring_capacity: 1 << 14,
+        core: CoreOptions {
+            strategies: args.strategies.clone(),
+            bbo_out: args.bbo_out.clone(),
+            start_ns: 0,
+            status_ids: Vec::new(),
+        },
+        journal: JournalOptions {
+            dir: args.journal.clone(),
+            raw_frames: args.venue != Venue::Sim,
+            durable_decisions: args.durable,
+            venue: Some(args.venue),
+            start_text,
+        },
+        max_wall: None,
+    };
+    let controls = Controls::default();
+    crate::signals::install(&controls)?;
+    let report = engine::run(cfg, &controls, None, |_, _| true)?;
+    if let Some(t) = &report.trading {
+        match &args.report {
+            Some(path) => std::fs::write(path, serde_json::to_vec_pretty(t)?)
+                .with_context(|| format!("writing {}", path.display()))?,
+            None => eprintln!("{t}"),
+        }
+    }
+    if let Some(n) = report.journal.get("records").and_then(serde_json::Value::as_u64)
+        && args.journal.is_some()
+    {
+        eprintln!("crpbot replay: journaled {n} records");
+    }
+    if let Some(e) = report.journal.get("error").and_then(serde_json::Value::as_str) {
+        bail!("journal: {e}");
+    }
+    let mut summary = report.feed.clone();
+    if let Some(issues) = summary.get("issues").and_then(serde_json::Value::as_array) {
+        for i in issues {
+            eprintln!(
+                "crpbot replay: {}:{}: {}",
+                i["file"].as_str().unwrap_or("?"),
+                i["line"],
+                i["error"].as_str().unwrap_or("?")
+            );
+        }
+    }
+    if let Some(o) = summary.as_object_mut() {
+        o.insert("crossed".into(), report.books["crossed"].clone());
+        o.insert("levels_applied".into(), report.books["levels_applied"].clone());
+        o.insert("elapsed_s".into(), report.elapsed_s.into());
+        o.insert("topology".into(), report.topology.clone().into());
+        o.insert("events".into(), report.events.into());
+    }
+    if report.stopped_early {
+        eprintln!("crpbot replay: stopped by signal; journal sealed");
+    }
+    println!("{}", serde_json::to_string(&summary)?);
+    Ok(ExitCode::SUCCESS)
+}
+
 /// The recordings replayed when no `--input` is given.
 fn default_inputs(venue: Venue) -> anyhow::Result<Vec<PathBuf>> {
     let data = super::data_dir();
@@ -211,6 +316,55 @@ struct Compare<W: std::io::Write> {
     divergence: Option<(usize, String)>,
     hash: u64,
     csv: Option<BboCsv<W>>,
+    /// The journaled strategies, re-run on the replayed books.
+    trader: Option<Trader>,
+    decisions: DecisionCheck,
+}
+
+/// A journaled decision.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Decision {
+    Intent(crpbot_core::OrderIntent),
+    Verdict(crpbot_core::RiskVerdict),
+    Fill(crpbot_core::Fill),
+}
+
+/// Compares the replayed trading path's decisions with the journaled ones, in order.
+struct DecisionCheck {
+    expected: Vec<Decision>,
+    next: usize,
+    divergence: Option<(usize, String)>,
+}
+
+impl DecisionCheck {
+    fn check(&mut self, made: Decision) {
+        if self.divergence.is_none() {
+            match self.expected.get(self.next) {
+                Some(e) if *e == made => {}
+                Some(e) => {
+                    self.divergence =
+                        Some((self.next, format!("journal has {e:?}, replay made {made:?}")));
+                }
+                None => {
+                    self.divergence =
+                        Some((self.next, format!("replay made an extra decision {made:?}")));
+                }
+            }
+        }
+        self.next += 1;
+    }
+}
+
+impl super::trade::RecordSink for DecisionCheck {
+    fn intent(&mut self, i: &crpbot_core::OrderIntent) {
+        self.check(Decision::Intent(*i));
+    }
+    fn verdict(&mut self, v: &crpbot_core::RiskVerdict) {
+        self.check(Decision::Verdict(*v));
+    }
+    fn fill(&mut self, f: &crpbot_core::Fill) {
+        self.check(Decision::Fill(*f));
+    }
 }
 
 impl<W: std::io::Write> ReplaySink for Compare<W> {
@@ -218,8 +372,14 @@ impl<W: std::io::Write> ReplaySink for Compare<W> {
         if let Some(csv) = &mut self.csv {
             csv.on_book(p);
         }
+        if let Some(t) = &mut self.trader {
+            t.on_book(p, &mut self.decisions);
+        }
     }
     fn on_event(&mut self, ev: &MarketEvent) {
+        if let (Some(t), MarketEvent::Trade(tr)) = (&mut self.trader, ev) {
+            t.on_trade(tr, &mut self.decisions);
+        }
         let mut buf = [0u8; codec::MAX_TYPED_LEN];
         let n = codec::encode_market(ev, &mut buf);
         self.hash = buf[..n]
@@ -249,14 +409,31 @@ fn from_journal(
     bbo_out: Option<&std::path::Path>,
 ) -> anyhow::Result<ExitCode> {
     let mut expected = Vec::new();
+    let mut decisions = Vec::new();
+    let mut strategies: Vec<String> = Vec::new();
     let mut reader =
         Reader::open(dir).with_context(|| format!("opening journal {}", dir.display()))?;
     while let Some(rec) = reader.next_record() {
         let rec = rec.with_context(|| format!("reading journal {}", dir.display()))?;
-        if rec.record_type == RecordType::MARKET_EVENT {
-            expected.push(codec::decode_market(rec.payload)?);
+        match codec::decode(rec.record_type, rec.ver, rec.payload)? {
+            codec::Decoded::Market(ev) => expected.push(ev),
+            codec::Decoded::Intent(i) => decisions.push(Decision::Intent(i)),
+            codec::Decoded::Verdict(v) => decisions.push(Decision::Verdict(v)),
+            codec::Decoded::Fill(f) => decisions.push(Decision::Fill(f)),
+            // The run's start record names its strategies: replay them to check decisions.
+            codec::Decoded::Control { kind: codec::ControlKind::Start, text } => {
+                if let Some(list) =
+                    text.split_whitespace().find_map(|w| w.strip_prefix("strategies="))
+                {
+                    strategies =
+                        list.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+                }
+            }
+            _ => {}
         }
     }
+    let trader =
+        if strategies.is_empty() { None } else { Some(Trader::new(registry, &strategies, 0)?) };
     let csv = match bbo_out {
         Some(path) => {
             let file =
@@ -265,7 +442,15 @@ fn from_journal(
         }
         None => None,
     };
-    let mut cmp = Compare { expected, next: 0, divergence: None, hash: 0xcbf2_9ce4_8422_2325, csv };
+    let mut cmp = Compare {
+        expected,
+        next: 0,
+        divergence: None,
+        hash: 0xcbf2_9ce4_8422_2325,
+        csv,
+        trader,
+        decisions: DecisionCheck { expected: decisions, next: 0, divergence: None },
+    };
     let mut binance = matches!(venue, Venue::BinanceSpot | Venue::BinanceUsdm)
         .then(|| BinanceReplay::new(registry, venue));
     let mut coinbase = (venue == Venue::Coinbase).then(|| CoinbaseReplay::new(registry));
@@ -310,6 +495,16 @@ fn from_journal(
         _ => Default::default(),
     };
     stats.elapsed_s = start.elapsed().as_secs_f64();
+    if cmp.decisions.divergence.is_none() && cmp.decisions.next != cmp.decisions.expected.len() {
+        cmp.decisions.divergence = Some((
+            cmp.decisions.next,
+            format!(
+                "journal holds {} decisions, replay made {}",
+                cmp.decisions.expected.len(),
+                cmp.decisions.next
+            ),
+        ));
+    }
     if cmp.divergence.is_none() && cmp.next != cmp.expected.len() {
         cmp.divergence = Some((
             cmp.next,
@@ -325,6 +520,15 @@ fn from_journal(
         o.insert("undecodable_frames".into(), bad.into());
         o.insert("events_compared".into(), cmp.next.into());
         o.insert("events_hash".into(), format!("{:016x}", cmp.hash).into());
+        o.insert("strategies".into(), strategies.join(",").into());
+        o.insert("decisions_compared".into(), cmp.decisions.next.into());
+        o.insert(
+            "first_decision_divergence".into(),
+            cmp.decisions.divergence.as_ref().map_or(
+                serde_json::Value::Null,
+                |(i, d)| serde_json::json!({"decision_index": i, "detail": d}),
+            ),
+        );
         o.insert(
             "first_divergence".into(),
             cmp.divergence.as_ref().map_or(
@@ -334,5 +538,6 @@ fn from_journal(
         );
     }
     println!("{out}");
-    Ok(if cmp.divergence.is_none() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    let same = cmp.divergence.is_none() && cmp.decisions.divergence.is_none();
+    Ok(if same { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

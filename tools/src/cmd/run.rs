@@ -2,8 +2,6 @@
 //! `replay`, and a status line on stderr every few seconds. `--venue sim` runs the built-in
 //! market simulator instead, paced to the wall clock: the embedded offline default.
 
-use std::fs::File;
-use std::io::BufWriter;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -11,8 +9,14 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use clap::Args;
 use crpbot_core::{Clock, LiveClock, Registry, Venue};
-use crpbot_feeds::replay::{BboCsv, Published, ReplaySink};
+use crpbot_feeds::replay::ReplaySink;
 use crpbot_feeds::session::{FrameTap, LiveBooks, SessionConfig, SessionHandle, spawn};
+use crpbot_risk::KillFlag;
+
+use super::engine_args::EngineArgs;
+use crate::engine::{
+    self, Controls, CoreOptions, EngineConfig, JournalOptions, LiveFeed, Pace, SourceSpec, Status,
+};
 
 /// Endpoint and session options shared by `run` and `record`.
 #[derive(Debug, Args)]
@@ -52,11 +56,25 @@ pub struct RunArgs {
     /// Simulator seed (with --venue sim).
     #[arg(long, default_value_t = 1)]
     seed: u64,
-}
-
-struct NoSink;
-impl ReplaySink for NoSink {
-    fn on_book(&mut self, _p: &Published<'_>) {}
+    /// Fast strategies to paper-trade (comma-separated: ofi,scalp,meanrev,statarb; `none` for
+    /// books only).
+    #[arg(long, value_delimiter = ',', default_value = "ofi,scalp,meanrev,statarb")]
+    strategies: Vec<String>,
+    /// Journal market events and every decision to this directory.
+    #[arg(long)]
+    journal: Option<PathBuf>,
+    /// Journal to the page cache only (default: each risk verdict is msync'd before the next
+    /// order leaves).
+    #[arg(long)]
+    page_cache_only: bool,
+    /// Kill-switch flag file (`crpbot kill` creates it, `crpbot rearm` removes it).
+    #[arg(long, default_value = "crpbot.kill")]
+    kill_flag: PathBuf,
+    /// Write the trading report (JSON) here at the end.
+    #[arg(long)]
+    report: Option<PathBuf>,
+    #[command(flatten)]
+    engine: EngineArgs,
 }
 
 impl LiveArgs {
@@ -162,35 +180,170 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if !sim && args.live.symbols.is_empty() {
         bail!("--symbols is required with --venue {}", args.live.venue);
     }
-    let stats = match &args.bbo_out {
-        Some(path) => {
-            let registry = args.live.registry()?;
-            let file =
-                File::create(path).with_context(|| format!("creating {}", path.display()))?;
-            let mut csv = BboCsv::new(BufWriter::with_capacity(1 << 20, file), &registry)?;
-            let stats = if sim {
-                super::run_sim::sim_loop(&args.live, args.seed, &mut csv)?
-            } else {
-                live_loop("crpbot run", &args.live, None, &mut csv)?
-            };
-            eprintln!("crpbot run: {} rows written to {}", csv.rows(), path.display());
-            csv.finish().with_context(|| format!("writing {}", path.display()))?;
-            stats
-        }
-        None if sim => super::run_sim::sim_loop(&args.live, args.seed, &mut NoSink)?,
-        None => live_loop("crpbot run", &args.live, None, &mut NoSink)?,
+    let registry = args.live.registry()?;
+    let strategies: Vec<String> =
+        args.strategies.iter().filter(|s| s.as_str() != "none").cloned().collect();
+    let mut session = None;
+    let mut status_ids = Vec::new();
+    let source = if sim {
+        SourceSpec::Sim { seed: args.seed, duration_s: args.live.duration, pace: Pace::RealTime }
+    } else {
+        let cfg = args.live.config();
+        let (handle, rx) = spawn(cfg, &registry, None)?;
+        let resync = handle.resync_requester();
+        status_ids = handle.instruments().to_vec();
+        session = Some((handle, args.live.config()));
+        SourceSpec::Session(LiveFeed::new(rx, resync))
     };
-    println!(
-        "{{\"messages\":{},\"rejected\":{},\"connects\":{},\"reconnects\":{},\"gaps\":{},\"resyncs\":{},\"snapshots\":{},\"stalls\":{},\"ring_full\":{}}}",
-        stats.messages,
-        stats.rejected,
-        stats.connects,
-        stats.reconnects,
-        stats.gaps,
-        stats.resyncs,
-        stats.snapshots,
-        stats.stalls,
-        stats.ring_full
+    let controls = Controls::default();
+    crate::signals::install(&controls)?;
+    let kill = KillFlag::at(&args.kill_flag);
+    let start_text = format!(
+        "crpbot run --venue {} strategies={} topology={}",
+        args.live.venue,
+        strategies.join(","),
+        args.engine.topology_name()
     );
+    let cfg = EngineConfig {
+        source,
+        registry: registry.clone(),
+        topology: args.engine.topology(),
+        wait: args.engine.wait(),
+        cores: args.engine.cores.clone(),
+        ring_capacity: 1 << 14,
+        core: CoreOptions {
+            strategies,
+            bbo_out: args.bbo_out.clone(),
+            start_ns: LiveClock.now_ns(),
+            status_ids,
+        },
+        journal: JournalOptions {
+            dir: args.journal.clone(),
+            raw_frames: false,
+            durable_decisions: !args.page_cache_only,
+            venue: Some(args.live.venue),
+            start_text,
+        },
+        max_wall: args.live.duration.map(|s| Duration::from_secs_f64(s.max(0.0))),
+    };
+    let every = Duration::from_secs_f64(args.live.status_every.max(0.1));
+    let mut next_status = Instant::now() + every;
+    let mut last_events = 0u64;
+    let mut killed = false;
+    let mut connect_error = None;
+    let report = engine::run(cfg, &controls, None, |status, controls| {
+        let now = Instant::now();
+        // Kill flag: engage on creation; its removal plus a re-arm request re-arms.
+        if kill.is_engaged() != killed {
+            killed = !killed;
+            if killed {
+                eprintln!(
+                    "crpbot run: kill flag {} present: trading halted",
+                    kill.path().display()
+                );
+            } else {
+                eprintln!("crpbot run: kill flag removed: re-arm requested");
+            }
+        }
+        controls.kill.store(killed, std::sync::atomic::Ordering::Relaxed);
+        if let Some((h, cfg)) = &session {
+            let s = h.stats();
+            if s.connects == 0 && s.connect_failures >= 3 {
+                connect_error = Some(format!(
+                    "cannot connect to {} ({} attempts failed); check the network or pass \
+                     --ws-url/--rest-url (REST: {})",
+                    cfg.ws_url, s.connect_failures, cfg.rest_url
+                ));
+                return false;
+            }
+        }
+        if now >= next_status {
+            let events = status.map_or(0, |s| s.events);
+            let rate = (events - last_events.min(events)) as f64 / every.as_secs_f64();
+            last_events = events;
+            next_status = now + every;
+            let line = match &session {
+                Some((h, _)) => status_line(h, &registry, rate),
+                None => sim_status_line(status, &registry, rate),
+            };
+            eprintln!("crpbot run: {line}{}", status.map(trading_status).unwrap_or_default());
+        }
+        true
+    })?;
+    if let Some(e) = connect_error {
+        if let Some((h, _)) = session {
+            h.stop();
+        }
+        bail!(e);
+    }
+    if let (Some(t), Some(path)) = (&report.trading, &args.report) {
+        std::fs::write(path, serde_json::to_vec_pretty(t)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(rows) = report.books["bbo_rows"].as_u64()
+        && let Some(path) = &args.bbo_out
+    {
+        eprintln!("crpbot run: {rows} rows written to {}", path.display());
+    }
+    if let Some(e) = report.journal["error"].as_str() {
+        eprintln!("crpbot run: journal error (trading was halted): {e}");
+    }
+    let summary = match session {
+        Some((h, _)) => {
+            let s = h.join();
+            serde_json::json!({
+                "messages": s.messages, "rejected": s.rejected, "connects": s.connects,
+                "reconnects": s.reconnects, "gaps": s.gaps, "resyncs": s.resyncs,
+                "snapshots": s.snapshots, "stalls": s.stalls, "ring_full": s.ring_full,
+            })
+        }
+        None => serde_json::json!({
+            "messages": report.feed["batches"], "rejected": 0, "connects": 0, "reconnects": 0,
+            "gaps": 0, "resyncs": 0, "snapshots": registry.iter().filter(|i| i.venue == Venue::Sim).count(),
+            "stalls": 0, "ring_full": 0,
+        }),
+    };
+    let mut summary = summary;
+    if let Some(o) = summary.as_object_mut() {
+        o.insert("events".into(), report.events.into());
+        o.insert("topology".into(), report.topology.clone().into());
+        o.insert("journal".into(), report.journal.clone());
+        o.insert("stopped_by_signal".into(), report.stopped_early.into());
+        if let Some(t) = &report.trading {
+            o.insert("trading".into(), t["counters"].clone());
+            o.insert("final_equity".into(), t["final_equity"].clone());
+        }
+    }
+    println!("{summary}");
     Ok(ExitCode::SUCCESS)
+}
+
+fn sim_status_line(status: Option<&Status>, registry: &Registry, rate: f64) -> String {
+    use std::fmt::Write as _;
+    let mut line = format!("{rate:.0} msg/s");
+    if let Some(s) = status {
+        for &(id, _, _, state) in s.books.iter().take(s.n_books) {
+            let name =
+                registry.try_get(crpbot_core::InstrumentId(id)).map_or("?", |i| i.symbol.as_str());
+            let _ = write!(line, ", {name} {:?}", state);
+        }
+    }
+    line.push_str(", resyncs 0, gaps 0, reconnects 0, rejected 0, last gap none");
+    line
+}
+
+fn trading_status(s: &Status) -> String {
+    let t = &s.trader;
+    if t.intents == 0 && t.equity == 0 {
+        return String::new();
+    }
+    format!(
+        "; equity {:.2}, intents {}, accepted {}, fills {}, round trips {}{}",
+        t.equity as f64 / 1e8,
+        t.intents,
+        t.accepted,
+        t.fills,
+        t.closed_trades,
+        if t.halted { ", HALTED" } else { "" }
+    )
 }

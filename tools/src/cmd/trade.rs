@@ -20,6 +20,37 @@ use serde::Serialize;
 
 use super::journal::JournalSink;
 
+/// Where the trading path's decisions go (the journal, directly or through a ring).
+pub trait RecordSink {
+    /// An order intent, before its verdict.
+    fn intent(&mut self, i: &OrderIntent);
+    /// A risk verdict.
+    fn verdict(&mut self, v: &RiskVerdict);
+    /// A fill.
+    fn fill(&mut self, f: &Fill);
+    /// Called between the strategies and the risk checks of one event (latency stamps).
+    #[inline]
+    fn signalled(&mut self) {}
+}
+
+impl RecordSink for Option<JournalSink> {
+    fn intent(&mut self, i: &OrderIntent) {
+        if let Some(j) = self {
+            j.intent(i);
+        }
+    }
+    fn verdict(&mut self, v: &RiskVerdict) {
+        if let Some(j) = self {
+            j.verdict(v);
+        }
+    }
+    fn fill(&mut self, f: &Fill) {
+        if let Some(j) = self {
+            j.fill(f);
+        }
+    }
+}
+
 /// The four fast strategies, in `StrategyId` order.
 pub const STRATEGY_NAMES: [&str; 4] = ["ofi", "scalp", "meanrev", "statarb"];
 
@@ -46,11 +77,30 @@ pub struct TradeCounters {
     pub halted: bool,
 }
 
+/// A trader's state in a few integers (`Money` units of 1e-8), for status lines.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TraderStatus {
+    /// Equity including open positions.
+    pub equity: i64,
+    /// Fees paid.
+    pub fees: i64,
+    /// Intents emitted.
+    pub intents: u64,
+    /// Intents accepted by the breaker.
+    pub accepted: u64,
+    /// Fills.
+    pub fills: u64,
+    /// Round trips closed.
+    pub closed_trades: u64,
+    /// Whether the breaker is halted.
+    pub halted: bool,
+}
+
 /// Strategies, risk and the paper venue, driven by a replay.
 pub struct Trader {
     lane: FastLane,
     risk: RiskEngine,
-    _operator: OperatorToken,
+    operator: OperatorToken,
     paper: PaperVenue,
     intents: IntentBuf,
     fills: Vec<Fill>,
@@ -97,7 +147,7 @@ impl Trader {
         Ok(Trader {
             lane,
             risk,
-            _operator: operator,
+            operator,
             paper,
             intents: IntentBuf::new(),
             fills: Vec::with_capacity(1024),
@@ -111,7 +161,7 @@ impl Trader {
     }
 
     /// A published, valid book.
-    pub fn on_book(&mut self, p: &Published<'_>, journal: &mut Option<JournalSink>) {
+    pub fn on_book(&mut self, p: &Published<'_>, journal: &mut impl RecordSink) {
         let id = p.depth.instrument;
         let book = &p.book.book;
         let now = p.book.ts_local_ns;
@@ -123,17 +173,19 @@ impl Trader {
         self.settle(journal);
         self.intents.clear();
         self.lane.on_book(id, book, p.depth.ts_exch_ns, &mut self.intents);
+        journal.signalled();
         let ctx = MarketCtx::from_book(book, p.book.state, p.book.ts_local_ns, now);
         self.decide(ctx, journal);
     }
 
     /// A trade.
-    pub fn on_trade(&mut self, t: &Trade, journal: &mut Option<JournalSink>) {
+    pub fn on_trade(&mut self, t: &Trade, journal: &mut impl RecordSink) {
         self.fills.clear();
         self.paper.on_trade(t, &mut self.fills);
         self.settle(journal);
         self.intents.clear();
         self.lane.on_trade(t, &mut self.intents);
+        journal.signalled();
         if !self.intents.as_slice().is_empty() {
             // Trade-driven intents are checked against the last known touch (none here: the
             // strategies only emit on books), so they fail closed as a stale book.
@@ -148,7 +200,7 @@ impl Trader {
         }
     }
 
-    fn decide(&mut self, ctx: MarketCtx, journal: &mut Option<JournalSink>) {
+    fn decide(&mut self, ctx: MarketCtx, journal: &mut impl RecordSink) {
         for intent in self.intents.as_slice() {
             self.counters.intents += 1;
             if let Some(slot) = self
@@ -160,18 +212,16 @@ impl Trader {
             }
             let verdict = self.risk.check(intent, &ctx);
             let accepted = verdict.is_accepted();
-            if let Some(j) = journal.as_mut() {
-                j.intent(intent);
-                j.verdict(&RiskVerdict {
-                    ts_ns: ctx.now_ns,
-                    client_id: intent.client_id,
-                    instrument: intent.instrument,
-                    strategy: intent.strategy,
-                    code: verdict.code as u16,
-                    accepted,
-                    _pad: [0; 1],
-                });
-            }
+            journal.intent(intent);
+            journal.verdict(&RiskVerdict {
+                ts_ns: ctx.now_ns,
+                client_id: intent.client_id,
+                instrument: intent.instrument,
+                strategy: intent.strategy,
+                code: verdict.code as u16,
+                accepted,
+                _pad: [0; 1],
+            });
             if accepted {
                 self.counters.accepted += 1;
                 if self.paper.submit(intent).is_err() {
@@ -186,12 +236,10 @@ impl Trader {
         }
     }
 
-    fn settle(&mut self, journal: &mut Option<JournalSink>) {
+    fn settle(&mut self, journal: &mut impl RecordSink) {
         for f in &self.fills {
             self.counters.fills += 1;
-            if let Some(j) = journal.as_mut() {
-                j.fill(f);
-            }
+            journal.fill(f);
             let _ = self.risk.on_fill(f);
             self.lane.on_fill(f);
         }
@@ -208,6 +256,30 @@ impl Trader {
                     let _ = self.paper.submit(o);
                 }
             }
+        }
+    }
+
+    /// The kill switch of the circuit breaker (engage it from a control thread).
+    pub fn kill_switch(&self) -> crpbot_risk::KillSwitch {
+        self.risk.kill_switch()
+    }
+
+    /// Re-arms a halted breaker with the operator token this trader holds (refused while the
+    /// kill switch is engaged or a loss floor is still breached).
+    pub fn rearm(&mut self, now_ns: i64) -> Result<(), crpbot_risk::RearmError> {
+        self.risk.rearm(&self.operator, now_ns)
+    }
+
+    /// A cheap summary for status lines: (equity, fees paid, intents, accepted, fills, halted).
+    pub fn status(&self) -> TraderStatus {
+        TraderStatus {
+            equity: self.paper.equity().0,
+            fees: self.paper.fees_paid().0,
+            intents: self.counters.intents,
+            accepted: self.counters.accepted,
+            fills: self.counters.fills,
+            closed_trades: self.paper.closed_trades().len() as u64,
+            halted: self.risk.halted().is_some(),
         }
     }
 

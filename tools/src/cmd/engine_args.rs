@@ -1,0 +1,73 @@
+//! Command-line options shared by every command that runs the engine.
+
+use clap::{Args, ValueEnum};
+use crpbot_core::pipeline::{Topology, WaitStrategy};
+
+/// Spin-then-park as the engine uses it: a few thousand idle rounds, then park up to 1 ms.
+const PARK: WaitStrategy =
+    WaitStrategy::SpinThenPark { spins: 4096, park: std::time::Duration::from_millis(1) };
+
+/// Thread layout of the hot lane.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TopologyArg {
+    /// Feed, core and journal stages on one thread (direct calls).
+    Fused,
+    /// One thread per stage, joined by SPSC rings, pinned to `--cores` if given.
+    Split,
+}
+
+/// How idle stage threads wait.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum WaitArg {
+    /// Busy-spin (needs a core per thread).
+    Spin,
+    /// Spin briefly, then park (for shared or small machines).
+    SpinThenPark,
+    /// Yield to the scheduler.
+    Yield,
+}
+
+/// `--topology`, `--wait`, `--cores`.
+#[derive(Clone, Debug, Args)]
+pub struct EngineArgs {
+    /// Thread layout: fused (one thread) or split (feed | core | journal threads).
+    #[arg(long, value_enum, default_value = "fused")]
+    pub topology: TopologyArg,
+    /// Wait strategy of idle threads (default: spin when every thread has its own core in
+    /// --cores, else spin-then-park).
+    #[arg(long, value_enum)]
+    pub wait: Option<WaitArg>,
+    /// Cores to pin the stage threads to, in stage order (e.g. 0,1,1 is refused with spin).
+    #[arg(long, value_delimiter = ',')]
+    pub cores: Vec<usize>,
+}
+
+impl EngineArgs {
+    /// The pipeline topology.
+    pub fn topology(&self) -> Topology {
+        match self.topology {
+            TopologyArg::Fused => Topology::Fused,
+            TopologyArg::Split => Topology::Split,
+        }
+    }
+
+    /// The wait strategy (see the flag's default).
+    pub fn wait(&self) -> WaitStrategy {
+        let threads = if self.topology == TopologyArg::Fused { 1 } else { 3 };
+        match self.wait {
+            Some(WaitArg::Spin) => WaitStrategy::Spin,
+            Some(WaitArg::SpinThenPark) => PARK,
+            Some(WaitArg::Yield) => WaitStrategy::Yield,
+            None if self.cores.len() >= threads => WaitStrategy::Spin,
+            None => PARK,
+        }
+    }
+
+    /// "fused" or "split".
+    pub fn topology_name(&self) -> &'static str {
+        match self.topology {
+            TopologyArg::Fused => "fused",
+            TopologyArg::Split => "split",
+        }
+    }
+}
