@@ -32,6 +32,8 @@ enum Command {
     Record(cmd::record::RecordArgs),
     /// Keep live books from a venue and write the best bid/ask CSV.
     Run(cmd::run::RunArgs),
+    /// One validated swing signal at one bar (LLM or math synthesiser), as JSON.
+    Signal(cmd::signal::SignalArgs),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +49,7 @@ fn main() -> ExitCode {
         Command::SwingBacktest(args) => cmd::swing::backtest(args),
         Command::Record(args) => cmd::record::run(args),
         Command::Run(args) => cmd::run::run(args),
+        Command::Signal(args) => cmd::signal::run(args),
     };
     match result {
         Ok(code) => code,
