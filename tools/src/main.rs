@@ -44,6 +44,8 @@ enum Command {
     Kill(cmd::operator::FlagArgs),
     /// Clear the kill switch and re-arm the breaker (removes the kill flag file).
     Rearm(cmd::operator::FlagArgs),
+    /// One validated swing signal at one bar (LLM or math synthesiser), as JSON.
+    Signal(cmd::signal::SignalArgs),
 }
 
 fn main() -> ExitCode {
@@ -62,6 +64,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => cmd::bench::run(args),
         Command::Kill(args) => cmd::operator::kill(args),
         Command::Rearm(args) => cmd::operator::rearm(args),
+        Command::Signal(args) => cmd::signal::run(args),
     };
     match result {
         Ok(code) => code,

@@ -213,6 +213,114 @@ async fn request<S: AsyncRead + AsyncWrite + Unpin>(
     Ok(body)
 }
 
+/// POSTs `body` to `url` with the extra `headers` (e.g. `Authorization`, `Content-Type`) and
+/// returns the status and body of *any* status (the caller decides what to retry), under
+/// the same deadline and caps as [`get`]. Header names and values with line breaks are
+/// refused ([`HttpError::Url`]) rather than sent. Errors never include the headers.
+pub async fn post(
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    limits: HttpLimits,
+    tls: &Arc<rustls::ClientConfig>,
+) -> Result<(u16, Vec<u8>), HttpError> {
+    let ep = Endpoint::parse(url)?;
+    if headers.iter().any(|(k, v)| format!("{k}{v}").contains(['\r', '\n'])) {
+        return Err(HttpError::Url("header with a line break".to_owned()));
+    }
+    let fut = async {
+        let tcp = TcpStream::connect((ep.host.as_str(), ep.port)).await?;
+        tcp.set_nodelay(true)?;
+        if ep.tls {
+            let name = rustls::pki_types::ServerName::try_from(ep.host.clone())
+                .map_err(|_| HttpError::Url(ep.host.clone()))?;
+            let stream =
+                tokio_rustls::TlsConnector::from(Arc::clone(tls)).connect(name, tcp).await?;
+            post_request(stream, &ep, headers, body, limits).await
+        } else {
+            post_request(tcp, &ep, headers, body, limits).await
+        }
+    };
+    match tokio::time::timeout(limits.timeout, fut).await {
+        Ok(r) => r,
+        Err(_) => Err(HttpError::Timeout),
+    }
+}
+
+async fn post_request<S: AsyncRead + AsyncWrite + Unpin>(
+    mut s: S,
+    ep: &Endpoint,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    limits: HttpLimits,
+) -> Result<(u16, Vec<u8>), HttpError> {
+    let host = if ep.host.contains(':') { format!("[{}]", ep.host) } else { ep.host.clone() };
+    let mut req = format!("POST {} HTTP/1.1\r\nHost: {host}\r\n", ep.path);
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str(&format!(
+        "Accept-Encoding: identity\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    ));
+    s.write_all(req.as_bytes()).await?;
+    s.write_all(body).await?;
+    s.flush().await?;
+
+    let mut buf = Vec::with_capacity(8 << 10);
+    let header_end = loop {
+        if let Some(i) = find(&buf, b"\r\n\r\n") {
+            break i;
+        }
+        if buf.len() > MAX_HEADER_BYTES {
+            return Err(HttpError::TooLarge(MAX_HEADER_BYTES));
+        }
+        if read_some(&mut s, &mut buf, MAX_HEADER_BYTES + 4).await? == 0 {
+            return Err(HttpError::Malformed("connection closed in the headers"));
+        }
+    };
+    let head = std::str::from_utf8(&buf[..header_end])
+        .map_err(|_| HttpError::Malformed("non-UTF-8 headers"))?;
+    let mut lines = head.split("\r\n");
+    let mut parts = lines.next().unwrap_or("").splitn(3, ' ');
+    if !parts.next().is_some_and(|v| v.starts_with("HTTP/1.")) {
+        return Err(HttpError::Malformed("status line"));
+    }
+    let status: u16 =
+        parts.next().and_then(|c| c.parse().ok()).ok_or(HttpError::Malformed("status code"))?;
+    let (mut length, mut chunked) = (None, false);
+    for line in lines {
+        let (name, value) = line.split_once(':').ok_or(HttpError::Malformed("header line"))?;
+        let value = value.trim();
+        if name.eq_ignore_ascii_case("content-length") {
+            length = Some(value.parse::<usize>().map_err(|_| HttpError::Malformed("length"))?);
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            chunked = value.to_ascii_lowercase().contains("chunked");
+        }
+    }
+    let mut out = buf.split_off(header_end + 4);
+    let cap = limits.max_body_bytes;
+    if chunked {
+        out = read_chunked(&mut s, out, cap).await?;
+    } else if let Some(n) = length {
+        if n > cap {
+            return Err(HttpError::TooLarge(cap));
+        }
+        while out.len() < n {
+            if read_some(&mut s, &mut out, n).await? == 0 {
+                return Err(HttpError::Malformed("body shorter than Content-Length"));
+            }
+        }
+        out.truncate(n);
+    } else {
+        while out.len() <= cap && read_some(&mut s, &mut out, cap + 1).await? > 0 {}
+        if out.len() > cap {
+            return Err(HttpError::TooLarge(cap));
+        }
+    }
+    Ok((status, out))
+}
+
 /// Reads once into the spare capacity of `buf`, never past `limit` bytes in all.
 async fn read_some<S: AsyncRead + Unpin>(
     s: &mut S,
@@ -349,6 +457,62 @@ mod tests {
             let hold = tokio::spawn(async move { listener.accept().await });
             let l = HttpLimits { timeout: Duration::from_millis(100), max_body_bytes: 64 };
             assert!(matches!(get(&url, l, &tls()).await, Err(HttpError::Timeout)));
+            hold.abort();
+        });
+    }
+
+    #[test]
+    fn post_sends_headers_and_body_and_returns_any_status() {
+        rt().block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let url = format!("http://{}/chat/completions", listener.local_addr().unwrap());
+            let server = tokio::spawn(async move {
+                let mut seen = Vec::new();
+                for resp in [
+                    &b"HTTP/1.1 429 Slow\r\nContent-Length: 2\r\n\r\n{}"[..],
+                    &b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n"[..],
+                ] {
+                    let (mut s, _) = listener.accept().await.unwrap();
+                    let mut req = Vec::new();
+                    while !req.ends_with(b"{\"a\":1}") {
+                        let mut b = [0u8; 1024];
+                        let n = s.read(&mut b).await.unwrap();
+                        req.extend_from_slice(&b[..n]);
+                    }
+                    seen.push(String::from_utf8(req).unwrap());
+                    s.write_all(resp).await.unwrap();
+                }
+                seen
+            });
+            let h = [("Authorization", "Bearer k"), ("Content-Type", "application/json")];
+            let r = post(&url, &h, b"{\"a\":1}", limits(), &tls()).await.unwrap();
+            assert_eq!(r, (429, b"{}".to_vec()));
+            assert!(matches!(
+                post(&url, &h, b"{\"a\":1}", limits(), &tls()).await,
+                Err(HttpError::TooLarge(64))
+            ));
+            let seen = server.await.unwrap();
+            assert!(seen[0].starts_with("POST /chat/completions HTTP/1.1\r\n"));
+            assert!(
+                seen[0].contains("Authorization: Bearer k\r\n")
+                    && seen[0].contains("Content-Length: 7\r\n")
+            );
+            let bad = [("X", "a\r\nY: b")];
+            assert!(matches!(
+                post(&url, &bad, b"", limits(), &tls()).await,
+                Err(HttpError::Url(_))
+            ));
+        });
+    }
+
+    #[test]
+    fn post_deadline_covers_a_silent_server() {
+        rt().block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let url = format!("http://{}/", listener.local_addr().unwrap());
+            let hold = tokio::spawn(async move { listener.accept().await });
+            let l = HttpLimits { timeout: Duration::from_millis(100), max_body_bytes: 64 };
+            assert!(matches!(post(&url, &[], b"{}", l, &tls()).await, Err(HttpError::Timeout)));
             hold.abort();
         });
     }

@@ -7,6 +7,7 @@ pub mod operator;
 pub mod record;
 pub mod replay;
 pub mod run;
+pub mod signal;
 pub mod swing;
 pub mod trade;
 

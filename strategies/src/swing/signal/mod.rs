@@ -189,3 +189,24 @@ pub trait Synthesizer: Send {
     /// One signal for `input` at `now_ms` (wall or replay time).
     fn synthesize(&mut self, input: &SynthInput<'_>, now_ms: i64) -> SwingSignal;
 }
+
+pub mod budget;
+pub mod llm;
+pub mod llm_parse;
+pub mod math;
+pub mod prompt;
+pub mod transport;
+pub mod validate;
+pub mod values;
+pub mod weights;
+
+pub use budget::{BudgetCaps, BudgetError, BudgetState, LlmPrices, LlmUsage};
+pub use llm::{ApiKey, LlmConfig, LlmSynth};
+pub use llm_parse::{LlmDecision, parse_decision, parse_decision_with, parse_envelope};
+pub use math::{Composite, MATH_VARIANT, MathParams, MathSynth, TREND_THEORIES, composite};
+pub use transport::{LlmTransport, PlainHttpTransport, TransportError};
+pub use validate::{
+    RateLimiter, Rejection, ValidationConfig, ValidationOutcome, validate, validate_signal,
+};
+pub use values::{atr_14, hold_signal, indicator, regime, regime_of_state, theory_values};
+pub use weights::{MathWeights, WeightsError};
