@@ -189,3 +189,10 @@ pub trait Synthesizer: Send {
     /// One signal for `input` at `now_ms` (wall or replay time).
     fn synthesize(&mut self, input: &SynthInput<'_>, now_ms: i64) -> SwingSignal;
 }
+
+pub mod ab;
+pub mod outcome;
+pub mod store;
+
+pub use outcome::{ClosedResult, OutcomeTracker, TrackerConfig, TrackerEvent};
+pub use store::{LlmUsageRow, SignalStore, StoreError, StoredSignal};
