@@ -9,7 +9,7 @@ use crpbot_strategies::swing::signal::store::{
     CSV_HEADER, LlmUsageRow, SignalFilter, SignalStore, StoreError, schema,
 };
 use crpbot_strategies::swing::signal::{
-    Direction, ExitReason, Outcome, Regime, SwingSignal, TheoryValues, THEORY_NAMES,
+    Direction, ExitReason, Outcome, Regime, SwingSignal, THEORY_NAMES, TheoryValues,
 };
 use rusqlite::Connection;
 
@@ -41,7 +41,8 @@ fn sample(i: i64) -> SwingSignal {
     let mut theories = TheoryValues::new();
     for (k, name) in THEORY_NAMES.iter().enumerate() {
         // Awkward floats on purpose: the JSON column must give back the identical bits.
-        theories.insert((*name).to_string(), ((k as f64 + 1.0) * 0.1 + i as f64 * 1e-7).sin() / 3.0);
+        theories
+            .insert((*name).to_string(), ((k as f64 + 1.0) * 0.1 + i as f64 * 1e-7).sin() / 3.0);
     }
     let dir = [Direction::Long, Direction::Short, Direction::Hold][(i % 3) as usize];
     SwingSignal {
@@ -53,7 +54,9 @@ fn sample(i: i64) -> SwingSignal {
         entry: 43_210.123_456_789,
         stop_loss: if dir == Direction::Short { 44_000.5 } else { 42_000.25 },
         take_profit: if dir == Direction::Short { 41_000.75 } else { 45_000.125 },
-        reasoning: format!("Kalman up, Hurst trending — «test» #{i}, with \"quotes\", commas\nand a newline"),
+        reasoning: format!(
+            "Kalman up, Hurst trending — «test» #{i}, with \"quotes\", commas\nand a newline"
+        ),
         key_factors: vec!["kalman".into(), "hurst=0.61".into(), "ünïcode ✓".into()],
         variant: if i % 2 == 0 { "math-v1" } else { "llm-deepseek-chat" }.into(),
         regime: [Regime::Trending, Regime::Consolidation, Regime::Sideways, Regime::HighVolatility]
@@ -82,8 +85,18 @@ fn closed(id: i64, s: &SwingSignal, pnl: f64, outcome: Outcome) -> ClosedResult 
         max_favorable_pct: pnl.max(0.0) + 0.1,
         theories: s.theories.clone(),
         theory_scores: vec![
-            TheoryScore { theory: "kalman".into(), value: 0.4, contribution: 0.4, correct: pnl > 0.0 },
-            TheoryScore { theory: "hurst".into(), value: -0.2, contribution: -0.2, correct: pnl < 0.0 },
+            TheoryScore {
+                theory: "kalman".into(),
+                value: 0.4,
+                contribution: 0.4,
+                correct: pnl > 0.0,
+            },
+            TheoryScore {
+                theory: "hurst".into(),
+                value: -0.2,
+                contribution: -0.2,
+                correct: pnl < 0.0,
+            },
         ],
     }
 }
@@ -119,7 +132,12 @@ fn round_trip_every_field() {
     let f = SignalFilter { limit: Some(3), newest_first: true, ..Default::default() };
     assert_eq!(store.list(&f).unwrap().iter().map(|s| s.id).collect::<Vec<_>>(), vec![12, 11, 10]);
     let t = sample(5).created_ms;
-    let f = SignalFilter { since_ms: Some(t), until_ms: Some(t + 3_600_000 * 2), symbol: Some("ETHUSDT".into()), ..Default::default() };
+    let f = SignalFilter {
+        since_ms: Some(t),
+        until_ms: Some(t + 3_600_000 * 2),
+        symbol: Some("ETHUSDT".into()),
+        ..Default::default()
+    };
     assert_eq!(store.list(&f).unwrap().iter().map(|s| s.id).collect::<Vec<_>>(), vec![6]);
 }
 
@@ -129,10 +147,16 @@ fn non_finite_values_are_rejected_not_stored_as_null() {
     let mut store = SignalStore::open(dir.db()).unwrap();
     let mut s = sample(0);
     s.confidence = f64::NAN;
-    assert!(matches!(store.insert_signal(&s, None), Err(StoreError::NonFinite { field: "confidence" })));
+    assert!(matches!(
+        store.insert_signal(&s, None),
+        Err(StoreError::NonFinite { field: "confidence" })
+    ));
     let mut s = sample(0);
     s.theories.insert("adf".into(), f64::INFINITY);
-    assert!(matches!(store.insert_signal(&s, None), Err(StoreError::NonFinite { field: "theories" })));
+    assert!(matches!(
+        store.insert_signal(&s, None),
+        Err(StoreError::NonFinite { field: "theories" })
+    ));
     assert!(store.list(&SignalFilter::default()).unwrap().is_empty());
 }
 
@@ -178,19 +202,25 @@ fn signals_are_immutable() {
 fn results_theories_usage_stats_and_unresolved() {
     let dir = TempDir::new("res");
     let mut store = SignalStore::open(dir.db()).unwrap();
-    let ids: Vec<i64> = (0..9).map(|i| store.insert_signal(&sample(i), Some("ok")).unwrap()).collect();
+    let ids: Vec<i64> =
+        (0..9).map(|i| store.insert_signal(&sample(i), Some("ok")).unwrap()).collect();
     // 0: LONG win (math), 1: SHORT loss (llm), 3: LONG open (llm), 4: SHORT expired (math),
     // 6: LONG breakeven (math), 7: SHORT untouched (llm); 2, 5, 8 are HOLD.
     let s = |i: usize| sample(i as i64);
-    store.apply_events(&[
-        TrackerEvent::Filled { signal_id: ids[0], entry: s(0).entry, opened_ms: s(0).created_ms },
-        TrackerEvent::Closed(closed(ids[0], &s(0), 2.0, Outcome::Win)),
-        TrackerEvent::Closed(closed(ids[1], &s(1), -1.0, Outcome::Loss)),
-        TrackerEvent::Filled { signal_id: ids[3], entry: 43_000.0, opened_ms: 7 },
-        TrackerEvent::Expired { signal_id: ids[4], expired_ms: 99 },
-        TrackerEvent::Closed(closed(ids[6], &s(6), 0.01, Outcome::Breakeven)),
-    ])
-    .unwrap();
+    store
+        .apply_events(&[
+            TrackerEvent::Filled {
+                signal_id: ids[0],
+                entry: s(0).entry,
+                opened_ms: s(0).created_ms,
+            },
+            TrackerEvent::Closed(closed(ids[0], &s(0), 2.0, Outcome::Win)),
+            TrackerEvent::Closed(closed(ids[1], &s(1), -1.0, Outcome::Loss)),
+            TrackerEvent::Filled { signal_id: ids[3], entry: 43_000.0, opened_ms: 7 },
+            TrackerEvent::Expired { signal_id: ids[4], expired_ms: 99 },
+            TrackerEvent::Closed(closed(ids[6], &s(6), 0.01, Outcome::Breakeven)),
+        ])
+        .unwrap();
     // A failing batch stores nothing: the second event names a missing signal.
     let err = store.apply_events(&[
         TrackerEvent::Expired { signal_id: ids[7], expired_ms: 1 },
@@ -200,8 +230,14 @@ fn results_theories_usage_stats_and_unresolved() {
     assert_eq!(store.get(ids[7]).unwrap().unwrap().expired_ms, None);
 
     let r0 = store.get(ids[0]).unwrap().unwrap().result.unwrap();
-    assert_eq!((r0.outcome, r0.exit_reason, r0.pnl_pct), (Outcome::Win, Some(ExitReason::TakeProfit), Some(2.0)));
-    assert_eq!((r0.hold_minutes, r0.max_adverse_pct, r0.max_favorable_pct), (Some(120.0), Some(-0.1), Some(2.1)));
+    assert_eq!(
+        (r0.outcome, r0.exit_reason, r0.pnl_pct),
+        (Outcome::Win, Some(ExitReason::TakeProfit), Some(2.0))
+    );
+    assert_eq!(
+        (r0.hold_minutes, r0.max_adverse_pct, r0.max_favorable_pct),
+        (Some(120.0), Some(-0.1), Some(2.1))
+    );
     let r3 = store.get(ids[3]).unwrap().unwrap().result.unwrap();
     assert_eq!((r3.outcome, r3.exit, r3.closed_ms), (Outcome::Open, None, None));
     assert_eq!(store.get(ids[4]).unwrap().unwrap().expired_ms, Some(99));
@@ -222,9 +258,20 @@ fn results_theories_usage_stats_and_unresolved() {
         store.insert_llm_usage(&row).unwrap();
     }
     let u = store.usage_totals(2_000).unwrap();
-    assert_eq!((u.requests, u.prompt_tokens, u.completion_tokens, u.cache_hit_tokens), (2, 2_000, 400, 1_200));
+    assert_eq!(
+        (u.requests, u.prompt_tokens, u.completion_tokens, u.cache_hit_tokens),
+        (2, 2_000, 400, 1_200)
+    );
     assert_eq!(u.cost_usd, 0.625);
-    let bad = LlmUsageRow { ts_ms: 0, model: "m".into(), prompt_tokens: u64::MAX, completion_tokens: 0, cache_hit_tokens: 0, cost_usd: 0.0, status: "ok".into() };
+    let bad = LlmUsageRow {
+        ts_ms: 0,
+        model: "m".into(),
+        prompt_tokens: u64::MAX,
+        completion_tokens: 0,
+        cache_hit_tokens: 0,
+        cost_usd: 0.0,
+        status: "ok".into(),
+    };
     assert!(matches!(store.insert_llm_usage(&bad), Err(StoreError::TooLarge { .. })));
 
     let st = store.stats().unwrap();
@@ -248,7 +295,8 @@ fn results_theories_usage_stats_and_unresolved() {
 
     // The separate theory-performance call.
     let id = store.insert_signal(&sample(10), None).unwrap();
-    let scores = vec![TheoryScore { theory: "adf".into(), value: 0.5, contribution: 0.5, correct: true }];
+    let scores =
+        vec![TheoryScore { theory: "adf".into(), value: 0.5, contribution: 0.5, correct: true }];
     store.record_theory_performance(id, &scores).unwrap();
     assert!(store.record_theory_performance(id, &scores).is_err(), "once per theory");
 }
@@ -353,7 +401,11 @@ fn migrates_a_v1_file_with_data_and_keeps_it() {
         assert_eq!(schema::migrate(&mut conn, 1).unwrap(), 0);
         assert_eq!(schema::version(&conn).unwrap(), 1);
         let no_v2: bool = conn
-            .query_row("SELECT COUNT(*) = 0 FROM sqlite_master WHERE name = 'signal_expiries'", [], |r| r.get(0))
+            .query_row(
+                "SELECT COUNT(*) = 0 FROM sqlite_master WHERE name = 'signal_expiries'",
+                [],
+                |r| r.get(0),
+            )
             .unwrap();
         assert!(no_v2);
         conn.execute_batch(
@@ -378,14 +430,23 @@ fn migrates_a_v1_file_with_data_and_keeps_it() {
     let mut store = SignalStore::open(dir.db()).unwrap();
     assert_eq!(store.schema_version().unwrap(), 2);
     let a = store.get(1).unwrap().unwrap();
-    assert_eq!((a.signal.symbol.as_str(), a.signal.confidence, a.signal.regime), ("BTCUSDT", 72.5, Regime::Trending));
+    assert_eq!(
+        (a.signal.symbol.as_str(), a.signal.confidence, a.signal.regime),
+        ("BTCUSDT", 72.5, Regime::Trending)
+    );
     assert_eq!(a.signal.theories["hurst"], -0.125);
     assert_eq!(a.signal.key_factors, vec!["kalman".to_string()]);
     let r = a.result.unwrap();
-    assert_eq!((r.outcome, r.pnl_pct, r.exit_reason), (Outcome::Win, Some(4.0), Some(ExitReason::TakeProfit)));
+    assert_eq!(
+        (r.outcome, r.pnl_pct, r.exit_reason),
+        (Outcome::Win, Some(4.0), Some(ExitReason::TakeProfit))
+    );
     assert_eq!((r.max_adverse_pct, r.max_favorable_pct), (None, None), "new v2 columns are NULL");
     let b = store.get(2).unwrap().unwrap();
-    assert_eq!((b.signal.direction, b.signal.raw_response.as_deref()), (Direction::Short, Some("{\"raw\":1}")));
+    assert_eq!(
+        (b.signal.direction, b.signal.raw_response.as_deref()),
+        (Direction::Short, Some("{\"raw\":1}"))
+    );
     assert_eq!(store.usage_totals(0).unwrap().requests, 1);
     assert_eq!(store.stats().unwrap().by_theory[0].n, 1);
     // The migrated file takes v2 writes and still enforces v1's triggers.

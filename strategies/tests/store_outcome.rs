@@ -77,10 +77,7 @@ fn target_hit() {
     let mut t = OutcomeTracker::new(TrackerConfig::default());
     t.track(1, &long()).unwrap();
     // Fill at the open (100, inside the ±0.5 % band); next bar's high 104.5 reaches 104.
-    let ev = run(
-        &mut t,
-        &[bar(0, 100.0, 101.0, 99.5, 100.5), bar(1, 100.5, 104.5, 100.2, 104.0)],
-    );
+    let ev = run(&mut t, &[bar(0, 100.0, 101.0, 99.5, 100.5), bar(1, 100.5, 104.5, 100.2, 104.0)]);
     assert_eq!(ev[0], TrackerEvent::Filled { signal_id: 1, entry: 100.0, opened_ms: T0 });
     let r = closed(&ev);
     assert_eq!((r.entry, r.exit), (100.0, 104.0));
@@ -99,7 +96,10 @@ fn target_hit() {
     assert_eq!(s["c"], (0.0, false));
     let sb = t.scoreboard();
     assert_eq!((sb.by_variant["v1"].wins, sb.by_symbol["BTCUSDT"].wins), (1, 1));
-    assert_eq!((sb.by_theory["a"].correct, sb.by_theory["b"].correct, sb.by_theory["b"].n), (1, 0, 1));
+    assert_eq!(
+        (sb.by_theory["a"].correct, sb.by_theory["b"].correct, sb.by_theory["b"].n),
+        (1, 0, 1)
+    );
     assert_eq!(r.summary().outcome, Outcome::Win);
 }
 
@@ -107,22 +107,20 @@ fn target_hit() {
 fn stop_hit_and_gap_through_stop() {
     let mut t = OutcomeTracker::new(TrackerConfig::default());
     t.track(1, &long()).unwrap();
-    let r = closed(&run(
-        &mut t,
-        &[bar(0, 100.0, 101.0, 99.5, 100.5), bar(1, 99.8, 100.0, 97.5, 97.9)],
-    ));
+    let r =
+        closed(&run(&mut t, &[bar(0, 100.0, 101.0, 99.5, 100.5), bar(1, 99.8, 100.0, 97.5, 97.9)]));
     assert_eq!((r.exit, r.outcome, r.exit_reason), (98.0, Outcome::Loss, ExitReason::StopLoss));
-    assert!(close(r.pnl_pct, -2.0) && close(r.max_adverse_pct, -2.0) && close(r.max_favorable_pct, 1.0));
+    assert!(
+        close(r.pnl_pct, -2.0) && close(r.max_adverse_pct, -2.0) && close(r.max_favorable_pct, 1.0)
+    );
     // The move was down: b (−0.3) was right.
     assert!(r.theory_scores.iter().any(|s| s.theory == "b" && s.correct));
 
     // Gap: the bar opens at 97, below the stop: exit at the open, −3 %.
     let mut t = OutcomeTracker::new(TrackerConfig::default());
     t.track(2, &long()).unwrap();
-    let r = closed(&run(
-        &mut t,
-        &[bar(0, 100.0, 101.0, 99.5, 100.5), bar(1, 97.0, 97.5, 96.0, 97.2)],
-    ));
+    let r =
+        closed(&run(&mut t, &[bar(0, 100.0, 101.0, 99.5, 100.5), bar(1, 97.0, 97.5, 96.0, 97.2)]));
     assert_eq!((r.exit, r.exit_reason), (97.0, ExitReason::StopLoss));
     assert!(close(r.pnl_pct, -3.0) && close(r.max_adverse_pct, -3.0));
 }
@@ -266,10 +264,22 @@ fn ignores_earlier_candles_other_symbols_and_bad_signals() {
     assert!(t.on_candle("ETHUSDT", &bar(0, 100.0, 101.0, 99.0, 100.0)).is_empty());
     assert!(t.on_candle("BTCUSDT", &bar(0, f64::NAN, 1.0, 1.0, 1.0)).is_empty());
     assert_eq!(t.track(1, &long()), Err(TrackError::Duplicate(1)));
-    assert_eq!(t.track(2, &signal(Direction::Hold, 100.0, 98.0, 104.0)), Err(TrackError::NotActionable));
-    assert_eq!(t.track(3, &signal(Direction::Long, 100.0, 101.0, 104.0)), Err(TrackError::BadLevels));
-    assert_eq!(t.track(4, &signal(Direction::Short, 100.0, 98.0, 104.0)), Err(TrackError::BadLevels));
-    assert_eq!(t.track(5, &signal(Direction::Long, f64::NAN, 98.0, 104.0)), Err(TrackError::BadLevels));
+    assert_eq!(
+        t.track(2, &signal(Direction::Hold, 100.0, 98.0, 104.0)),
+        Err(TrackError::NotActionable)
+    );
+    assert_eq!(
+        t.track(3, &signal(Direction::Long, 100.0, 101.0, 104.0)),
+        Err(TrackError::BadLevels)
+    );
+    assert_eq!(
+        t.track(4, &signal(Direction::Short, 100.0, 98.0, 104.0)),
+        Err(TrackError::BadLevels)
+    );
+    assert_eq!(
+        t.track(5, &signal(Direction::Long, f64::NAN, 98.0, 104.0)),
+        Err(TrackError::BadLevels)
+    );
 }
 
 #[test]
@@ -293,7 +303,11 @@ fn prices_manual_close_and_resume() {
 fn beta_posteriors_match_closed_forms() {
     // Beta(1,1) = uniform.
     let p = BetaPosterior::from_counts(0, 0);
-    assert!(close(p.mean, 0.5) && (p.lower_95 - 0.025).abs() < 1e-9 && (p.upper_95 - 0.975).abs() < 1e-9);
+    assert!(
+        close(p.mean, 0.5)
+            && (p.lower_95 - 0.025).abs() < 1e-9
+            && (p.upper_95 - 0.975).abs() < 1e-9
+    );
     // 3 wins, 0 losses: Beta(4,1), CDF x⁴ → quantiles q^(1/4); mean 4/5.
     let p = BetaPosterior::from_counts(3, 0);
     assert_eq!((p.alpha, p.beta), (4.0, 1.0));
@@ -302,7 +316,10 @@ fn beta_posteriors_match_closed_forms() {
     assert!((p.upper_95 - 0.975f64.powf(0.25)).abs() < 1e-9);
     // 0 wins, 3 losses: Beta(1,4), the mirror image.
     let q = BetaPosterior::from_counts(0, 3);
-    assert!((q.lower_95 - (1.0 - p.upper_95)).abs() < 1e-9 && (q.upper_95 - (1.0 - p.lower_95)).abs() < 1e-9);
+    assert!(
+        (q.lower_95 - (1.0 - p.upper_95)).abs() < 1e-9
+            && (q.upper_95 - (1.0 - p.lower_95)).abs() < 1e-9
+    );
     // Beta(2,2): CDF 3x² − 2x³ = 0.025 at x = 0.0942993 (root of the cubic, by bisection).
     let p = BetaPosterior::from_counts(1, 1);
     let cdf = |x: f64| 3.0 * x * x - 2.0 * x * x * x;
@@ -343,8 +360,14 @@ fn sample_size_formula() {
 #[test]
 fn ab_report_flags_small_samples() {
     let mut r: BTreeMap<String, Vec<(Outcome, f64)>> = BTreeMap::new();
-    r.insert("a".into(), vec![(Outcome::Win, 2.0), (Outcome::Loss, -1.0), (Outcome::Win, 3.0), (Outcome::Open, 0.0)]);
-    r.insert("b".into(), vec![(Outcome::Loss, -2.0), (Outcome::Breakeven, 0.01), (Outcome::Win, 1.0)]);
+    r.insert(
+        "a".into(),
+        vec![(Outcome::Win, 2.0), (Outcome::Loss, -1.0), (Outcome::Win, 3.0), (Outcome::Open, 0.0)],
+    );
+    r.insert(
+        "b".into(),
+        vec![(Outcome::Loss, -2.0), (Outcome::Breakeven, 0.01), (Outcome::Win, 1.0)],
+    );
     let rep = ab_report(&r, AbConfig::default());
     let a = &rep.arms[0];
     assert_eq!((a.n, a.wins, a.losses), (3, 2, 1), "open rows are ignored");
@@ -363,7 +386,9 @@ fn ab_report_flags_small_samples() {
     let text = rep.to_string();
     assert!(text.contains("UNDERPOWERED") && text.contains("need 388 per arm"), "{text}");
     // Enough results per arm: not underpowered.
-    let many: Vec<(Outcome, f64)> = (0..400).map(|i| (if i % 2 == 0 { Outcome::Win } else { Outcome::Loss }, (i % 7) as f64 - 3.0)).collect();
+    let many: Vec<(Outcome, f64)> = (0..400)
+        .map(|i| (if i % 2 == 0 { Outcome::Win } else { Outcome::Loss }, (i % 7) as f64 - 3.0))
+        .collect();
     let mut r = BTreeMap::new();
     r.insert("x".to_string(), many.clone());
     r.insert("y".to_string(), many);

@@ -180,7 +180,8 @@ pub fn min_sample_size_per_arm(p1: f64, p2: f64, alpha: f64, power: f64) -> Opti
     let z = Normal::new(0.0, 1.0).ok()?;
     let (za, zb) = (z.inverse_cdf(1.0 - alpha / 2.0), z.inverse_cdf(power));
     let pbar = (p1 + p2) / 2.0;
-    let num = za * (2.0 * pbar * (1.0 - pbar)).sqrt() + zb * (p1 * (1.0 - p1) + p2 * (1.0 - p2)).sqrt();
+    let num =
+        za * (2.0 * pbar * (1.0 - pbar)).sqrt() + zb * (p1 * (1.0 - p1) + p2 * (1.0 - p2)).sqrt();
     let n = (num * num / ((p1 - p2) * (p1 - p2))).ceil();
     (n.is_finite() && n >= 1.0).then_some(n as u64)
 }
@@ -236,8 +237,7 @@ pub struct AbReport {
 /// Builds the A/B report from each variant's closed `(outcome, pnl_pct)` results.
 #[must_use]
 pub fn ab_report(results: &BTreeMap<String, Vec<(Outcome, f64)>>, config: AbConfig) -> AbReport {
-    let arms: Vec<ArmStats> =
-        results.iter().map(|(v, r)| ArmStats::from_results(v, r)).collect();
+    let arms: Vec<ArmStats> = results.iter().map(|(v, r)| ArmStats::from_results(v, r)).collect();
     let required = min_sample_size_per_arm(
         config.baseline_win_rate,
         config.baseline_win_rate + config.effect,
@@ -286,7 +286,10 @@ impl fmt::Display for AbReport {
                 a.n,
                 a.wins,
                 opt(Some(a.win_rate), 3),
-                format!("{:.3} [{:.3},{:.3}]", a.posterior.mean, a.posterior.lower_95, a.posterior.upper_95),
+                format!(
+                    "{:.3} [{:.3},{:.3}]",
+                    a.posterior.mean, a.posterior.lower_95, a.posterior.upper_95
+                ),
                 opt(Some(a.mean_pnl_pct), 3),
                 opt(a.sharpe, 3),
             )?;

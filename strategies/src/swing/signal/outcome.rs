@@ -416,8 +416,14 @@ impl OutcomeTracker {
 
     /// Feeds one traded price of `symbol` at `ts_ms` (a zero-length bar).
     pub fn on_price(&mut self, symbol: &str, ts_ms: i64, price: f64) -> Vec<TrackerEvent> {
-        let bar =
-            Bar { open_ms: ts_ms, end_ms: ts_ms, open: price, high: price, low: price, close: price };
+        let bar = Bar {
+            open_ms: ts_ms,
+            end_ms: ts_ms,
+            open: price,
+            high: price,
+            low: price,
+            close: price,
+        };
         self.step(symbol, &bar)
     }
 
@@ -467,7 +473,8 @@ impl OutcomeTracker {
             Some(f) => f,
             None => {
                 if bar.open_ms >= t.deadline_ms {
-                    events.push(TrackerEvent::Expired { signal_id: t.id, expired_ms: t.deadline_ms });
+                    events
+                        .push(TrackerEvent::Expired { signal_id: t.id, expired_ms: t.deadline_ms });
                     return true;
                 }
                 let tol = self.cfg.entry_tolerance_pct / 100.0;
@@ -484,7 +491,11 @@ impl OutcomeTracker {
                 }
                 at_open = (lo..=hi).contains(&bar.open);
                 let px = if at_open { bar.open } else { t.entry.clamp(bar.low, bar.high) };
-                events.push(TrackerEvent::Filled { signal_id: t.id, entry: px, opened_ms: bar.open_ms });
+                events.push(TrackerEvent::Filled {
+                    signal_id: t.id,
+                    entry: px,
+                    opened_ms: bar.open_ms,
+                });
                 Fill { entry: px, opened_ms: bar.open_ms, last_close: px, mae: 0.0, mfe: 0.0 }
             }
         };
@@ -526,7 +537,14 @@ impl OutcomeTracker {
         }
     }
 
-    fn close(&self, t: &Tracked, f: Fill, exit: f64, why: ExitReason, closed_ms: i64) -> ClosedResult {
+    fn close(
+        &self,
+        t: &Tracked,
+        f: Fill,
+        exit: f64,
+        why: ExitReason,
+        closed_ms: i64,
+    ) -> ClosedResult {
         let pnl_pct = t.pnl_at(f.entry, exit);
         let outcome = if pnl_pct.abs() < self.cfg.breakeven_band_pct {
             Outcome::Breakeven

@@ -202,8 +202,7 @@ mod tests {
 
     #[test]
     fn enum_names_round_trip_and_match_serde() {
-        for r in
-            [Regime::Trending, Regime::Consolidation, Regime::Sideways, Regime::HighVolatility]
+        for r in [Regime::Trending, Regime::Consolidation, Regime::Sideways, Regime::HighVolatility]
         {
             assert_eq!(parse_regime(regime_str(r)), Some(r));
             assert_eq!(serde_json::to_value(r).unwrap(), regime_str(r));

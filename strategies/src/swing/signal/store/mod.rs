@@ -455,7 +455,10 @@ fn theories_in(
 
 fn close_in(tx: &rusqlite::Transaction<'_>, r: &ClosedResult) -> Result<(), StoreError> {
     if r.outcome == Outcome::Open {
-        return Err(StoreError::Corrupt { id: r.signal_id, what: "closing with outcome open".into() });
+        return Err(StoreError::Corrupt {
+            id: r.signal_id,
+            what: "closing with outcome open".into(),
+        });
     }
     let n = tx.execute(
         "INSERT INTO signal_results (signal_id, entry, exit, pnl_pct, outcome, exit_reason,

@@ -321,12 +321,8 @@ fn group_stats(conn: &Connection, column: &str) -> Result<Vec<GroupStats>, Store
     let mut st = conn.prepare(&sql)?;
     let rows = st.query_map([], |r| {
         let n = |i: usize| r.get::<_, i64>(i).map(|v| u64::try_from(v).unwrap_or(0));
-        let closed = WinCounts {
-            wins: n(5)?,
-            losses: n(6)?,
-            breakeven: n(7)?,
-            sum_pnl_pct: r.get(8)?,
-        };
+        let closed =
+            WinCounts { wins: n(5)?, losses: n(6)?, breakeven: n(7)?, sum_pnl_pct: r.get(8)? };
         let k = closed.n();
         Ok(GroupStats {
             key: r.get(0)?,

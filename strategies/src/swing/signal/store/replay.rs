@@ -166,15 +166,21 @@ pub fn replay(
     }
     let window = cfg.window;
     let in_range = |c: &Candle| {
-        cfg.from_ms.is_none_or(|t| c.open_time_ms >= t) && cfg.to_ms.is_none_or(|t| c.open_time_ms <= t)
+        cfg.from_ms.is_none_or(|t| c.open_time_ms >= t)
+            && cfg.to_ms.is_none_or(|t| c.open_time_ms <= t)
     };
     let first = candles
         .iter()
         .enumerate()
         .position(|(i, c)| i + 1 >= window && in_range(c))
         .ok_or(ReplayError::NoBars { window })?;
-    let last = candles.iter().rposition(in_range).filter(|&l| l >= first).ok_or(ReplayError::NoBars { window })?;
-    let tail_end_ms = candles[last].open_time_ms.saturating_add(cfg.tracker.timeout_ms + cfg.tracker.bar_ms);
+    let last = candles
+        .iter()
+        .rposition(in_range)
+        .filter(|&l| l >= first)
+        .ok_or(ReplayError::NoBars { window })?;
+    let tail_end_ms =
+        candles[last].open_time_ms.saturating_add(cfg.tracker.timeout_ms + cfg.tracker.bar_ms);
 
     let mut tracker = OutcomeTracker::new(cfg.tracker);
     let mut recent: VecDeque<OutcomeSummary> = VecDeque::new();
@@ -196,7 +202,9 @@ pub fn replay(
     };
     let mut closed_all: std::collections::BTreeMap<String, Vec<_>> = Default::default();
     for (i, c) in candles.iter().enumerate().skip(first) {
-        if i > last && (c.open_time_ms > tail_end_ms || tracker.pending() + tracker.open_positions() == 0) {
+        if i > last
+            && (c.open_time_ms > tail_end_ms || tracker.pending() + tracker.open_positions() == 0)
+        {
             break;
         }
         let events = tracker.on_candle(&cfg.symbol, c);
@@ -292,10 +300,21 @@ impl fmt::Display for ReplayReport {
             self.expired,
             self.unresolved_at_end
         )?;
-        writeln!(f, "\nper variant (Beta(1,1) posterior of the win rate, 95 % credible interval):")?;
+        writeln!(
+            f,
+            "\nper variant (Beta(1,1) posterior of the win rate, 95 % credible interval):"
+        )?;
         write!(f, "{}", self.ab)?;
-        writeln!(f, "\nper theory (sign of the theory vs sign of the realised move):")?;
-        writeln!(f, "{:<18} {:>6} {:>8} {:>22} {:>12}", "theory", "n", "correct", "accuracy_95", "mean_contrib")?;
+        writeln!(
+            f,
+            "\nper theory (correct = sign of the theory = sign of the realised move; a zero \
+             signal, e.g. an offline market context, counts as not correct):"
+        )?;
+        writeln!(
+            f,
+            "{:<18} {:>6} {:>8} {:>22} {:>12}",
+            "theory", "n", "correct", "accuracy_95", "mean_contrib"
+        )?;
         for (name, t) in &self.scoreboard.by_theory {
             let p = t.posterior();
             writeln!(
