@@ -32,6 +32,8 @@ enum Command {
     Record(cmd::record::RecordArgs),
     /// Keep live books from a venue and write the best bid/ask CSV.
     Run(cmd::run::RunArgs),
+    /// Swing-signal store: list, show, stats, export --csv, replay candles.
+    Signals(cmd::signals::SignalsArgs),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +49,7 @@ fn main() -> ExitCode {
         Command::SwingBacktest(args) => cmd::swing::backtest(args),
         Command::Record(args) => cmd::record::run(args),
         Command::Run(args) => cmd::run::run(args),
+        Command::Signals(args) => cmd::signals::run(args),
     };
     match result {
         Ok(code) => code,

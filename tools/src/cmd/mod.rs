@@ -5,6 +5,7 @@ pub mod record;
 pub mod replay;
 pub mod run;
 pub mod run_sim;
+pub mod signals;
 pub mod swing;
 pub mod trade;
 
