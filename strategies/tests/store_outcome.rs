@@ -57,13 +57,7 @@ fn run(t: &mut OutcomeTracker, bars: &[Candle]) -> Vec<TrackerEvent> {
 }
 
 fn closed(ev: &[TrackerEvent]) -> ClosedResult {
-    let c: Vec<&ClosedResult> = ev
-        .iter()
-        .filter_map(|e| match e {
-            TrackerEvent::Closed(r) => Some(r),
-            _ => None,
-        })
-        .collect();
+    let c: Vec<&ClosedResult> = ev.iter().filter_map(TrackerEvent::closed_result).collect();
     assert_eq!(c.len(), 1, "{ev:?}");
     c[0].clone()
 }

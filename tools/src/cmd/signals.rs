@@ -255,6 +255,7 @@ fn fmt_time(ms: i64) -> String {
     format!("{y:04}-{m:02}-{d:02} {:02}:{:02}", mins / 60, mins % 60)
 }
 
+/// Runs `crpbot signals …`.
 pub fn run(args: SignalsArgs) -> anyhow::Result<ExitCode> {
     let path = db_path(args.db);
     match args.cmd {

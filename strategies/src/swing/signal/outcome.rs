@@ -166,6 +166,17 @@ pub enum TrackerEvent {
     },
 }
 
+impl TrackerEvent {
+    /// The closed result, for [`TrackerEvent::Closed`] (the learning hook's input).
+    #[must_use]
+    pub fn closed_result(&self) -> Option<&ClosedResult> {
+        match self {
+            TrackerEvent::Closed(r) => Some(r),
+            _ => None,
+        }
+    }
+}
+
 /// Win/loss counts of closed results.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct WinCounts {
@@ -208,7 +219,7 @@ impl TheoryCounts {
     /// Beta(1, 1) posterior of the theory's directional accuracy.
     #[must_use]
     pub fn posterior(&self) -> BetaPosterior {
-        BetaPosterior::from_counts(self.correct, self.n - self.correct)
+        BetaPosterior::from_counts(self.correct, self.n.saturating_sub(self.correct))
     }
 }
 
@@ -233,6 +244,7 @@ impl Scoreboard {
             match r.outcome {
                 Outcome::Win => key.wins += 1,
                 Outcome::Loss => key.losses += 1,
+                // A closed result is never `Open`; were one recorded, it is no win.
                 Outcome::Breakeven | Outcome::Open => key.breakeven += 1,
             }
             key.sum_pnl_pct += r.pnl_pct;
