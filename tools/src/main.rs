@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 
 mod cmd;
 mod engine;
-mod signals;
+mod shutdown;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -46,6 +46,8 @@ enum Command {
     Rearm(cmd::operator::FlagArgs),
     /// One validated swing signal at one bar (LLM or math synthesiser), as JSON.
     Signal(cmd::signal::SignalArgs),
+    /// Swing-signal store: list, show, stats, export --csv, replay candles.
+    Signals(cmd::signals::SignalsArgs),
 }
 
 fn main() -> ExitCode {
@@ -65,6 +67,7 @@ fn main() -> ExitCode {
         Command::Kill(args) => cmd::operator::kill(args),
         Command::Rearm(args) => cmd::operator::rearm(args),
         Command::Signal(args) => cmd::signal::run(args),
+        Command::Signals(args) => cmd::signals::run(args),
     };
     match result {
         Ok(code) => code,

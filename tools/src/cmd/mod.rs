@@ -8,6 +8,7 @@ pub mod record;
 pub mod replay;
 pub mod run;
 pub mod signal;
+pub mod signals;
 pub mod swing;
 pub mod trade;
 

@@ -238,7 +238,7 @@ fn run_engine(
         max_wall: None,
     };
     let controls = Controls::default();
-    crate::signals::install(&controls)?;
+    crate::shutdown::install(&controls)?;
     let report = engine::run(cfg, &controls, None, |_, _| true)?;
     if let Some(t) = &report.trading {
         match &args.report {

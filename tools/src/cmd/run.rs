@@ -196,7 +196,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         SourceSpec::Session(LiveFeed::new(rx, resync))
     };
     let controls = Controls::default();
-    crate::signals::install(&controls)?;
+    crate::shutdown::install(&controls)?;
     let kill = KillFlag::at(&args.kill_flag);
     let start_text = format!(
         "crpbot run --venue {} strategies={} topology={}",

@@ -210,3 +210,9 @@ pub use validate::{
 };
 pub use values::{atr_14, hold_signal, indicator, regime, regime_of_state, theory_values};
 pub use weights::{MathWeights, WeightsError};
+pub mod ab;
+pub mod outcome;
+pub mod store;
+
+pub use outcome::{ClosedResult, OutcomeTracker, TrackerConfig, TrackerEvent};
+pub use store::{LlmUsageRow, SignalStore, StoreError, StoredSignal};
