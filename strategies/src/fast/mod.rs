@@ -23,6 +23,8 @@
 //! ± `max_slippage_bps`; exits are reduce-only. One order per instrument works at a time; an
 //! order with no fill after `pending_timeout_ms` is given up (risk refused it). Entries are
 //! rate-limited per instrument by `cooldown_ms`. [`FastLane`] runs the bank and the four.
+//! [`FastConfig::for_sim`] is the preset for short sessions on the built-in simulator (the
+//! defaults trade Binance symbols and warm up over minutes; see its docs).
 //!
 //! Every rolling window is a [`BucketWindow`]: a ring of time buckets allocated at
 //! construction, with exact integer sums.
@@ -38,6 +40,7 @@ mod lane;
 mod leg;
 mod meanrev;
 mod ofi;
+mod preset;
 mod profile;
 mod scalp;
 mod signals;
@@ -50,6 +53,7 @@ pub use intent::{EMPTY_INTENT, INTENT_CAPACITY, IntentBuf, Strategy, StrategySta
 pub use lane::{FastConfig, FastLane, STRATEGY_OFFSETS, reason_name};
 pub use leg::{BuildError, lots_for_notional};
 pub use meanrev::{MeanRevConfig, MeanRevReason, MeanRevStrategy};
+pub use preset::SIM_TIME_COMPRESSION;
 pub use scalp::{ScalpConfig, ScalpReason, ScalpStrategy};
 pub use statarb::{PairFit, StatArbConfig, StatArbReason, StatArbStrategy};
 pub use stats::{MAX_ADF_LAG, Ring, adf_t, eg_critical_5pct, ols};
