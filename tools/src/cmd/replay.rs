@@ -227,6 +227,7 @@ fn run_engine(
             bbo_out: args.bbo_out.clone(),
             start_ns: 0,
             status_ids: Vec::new(),
+            sim_preset: args.venue == Venue::Sim,
         },
         journal: JournalOptions {
             dir: args.journal.clone(),

@@ -216,6 +216,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             bbo_out: args.bbo_out.clone(),
             start_ns: LiveClock.now_ns(),
             status_ids,
+            sim_preset: sim,
         },
         journal: JournalOptions {
             dir: args.journal.clone(),

@@ -94,6 +94,21 @@ pub struct TraderStatus {
     pub closed_trades: u64,
     /// Whether the breaker is halted.
     pub halted: bool,
+    /// Per strategy (in [`STRATEGY_NAMES`] order).
+    pub per_strategy: [StrategyStatus; 4],
+}
+
+/// One strategy's state, for status lines.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StrategyStatus {
+    /// Intents emitted.
+    pub intents: u64,
+    /// Instruments with an open position.
+    pub open_positions: u32,
+    /// Round trips closed.
+    pub round_trips: u32,
+    /// Realized PnL net of fees (`Money`).
+    pub net_pnl: i64,
 }
 
 /// Strategies, risk and the paper venue, driven by a replay.
@@ -112,7 +127,19 @@ pub struct Trader {
     /// Intents by strategy and reason code (decision path: no allocation).
     intents_by_code: Vec<[u64; CODE_SLOTS]>,
     initial_equity: i64,
+    instrument_ids: Vec<crpbot_core::InstrumentId>,
+    /// The last published touch of each instrument (by index).
+    touches: Vec<MarketCtx>,
 }
+
+/// The context of an instrument never published: no prices, stale.
+const NO_TOUCH: MarketCtx = MarketCtx {
+    now_ns: 0,
+    book_ts_ns: 0,
+    bid: crpbot_core::Px(0),
+    ask: crpbot_core::Px(0),
+    state: BookState::Stale,
+};
 
 impl std::fmt::Debug for Trader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -123,13 +150,24 @@ impl std::fmt::Debug for Trader {
 impl Trader {
     /// Strategies named in `selected` (from [`STRATEGY_NAMES`]) with default configuration.
     pub fn new(registry: &Registry, selected: &[String], start_ns: i64) -> anyhow::Result<Trader> {
+        Trader::with_config(registry, selected, start_ns, FastConfig::default())
+    }
+
+    /// As [`Trader::new`] from a base strategy configuration (e.g. `FastConfig::for_sim()`);
+    /// `selected` switches strategies on or off.
+    pub fn with_config(
+        registry: &Registry,
+        selected: &[String],
+        start_ns: i64,
+        base: FastConfig,
+    ) -> anyhow::Result<Trader> {
         for s in selected {
             if !STRATEGY_NAMES.contains(&s.as_str()) {
                 bail!("unknown strategy {s:?} (one of {})", STRATEGY_NAMES.join(", "));
             }
         }
         let on = |name: &str| selected.iter().any(|s| s == name);
-        let mut cfg = FastConfig::default();
+        let mut cfg = base;
         cfg.ofi.enabled = on("ofi");
         cfg.scalp.enabled = on("scalp");
         cfg.meanrev.enabled = on("meanrev");
@@ -157,6 +195,8 @@ impl Trader {
             rejected_by_code: vec![0; CODE_SLOTS],
             intents_by_code: vec![[0; CODE_SLOTS]; STRATEGY_NAMES.len()],
             initial_equity,
+            instrument_ids: registry.iter().map(|i| i.id).collect(),
+            touches: vec![NO_TOUCH; registry.len()],
         })
     }
 
@@ -174,8 +214,10 @@ impl Trader {
         self.intents.clear();
         self.lane.on_book(id, book, p.depth.ts_exch_ns, &mut self.intents);
         journal.signalled();
-        let ctx = MarketCtx::from_book(book, p.book.state, p.book.ts_local_ns, now);
-        self.decide(ctx, journal);
+        if let Some(t) = self.touches.get_mut(id.index()) {
+            *t = MarketCtx::from_book(book, p.book.state, p.book.ts_local_ns, now);
+        }
+        self.decide(now, journal);
     }
 
     /// A trade.
@@ -186,22 +228,16 @@ impl Trader {
         self.intents.clear();
         self.lane.on_trade(t, &mut self.intents);
         journal.signalled();
-        if !self.intents.as_slice().is_empty() {
-            // Trade-driven intents are checked against the last known touch (none here: the
-            // strategies only emit on books), so they fail closed as a stale book.
-            let ctx = MarketCtx {
-                now_ns: t.ts_local_ns,
-                book_ts_ns: 0,
-                bid: crpbot_core::Px(0),
-                ask: crpbot_core::Px(0),
-                state: BookState::Stale,
-            };
-            self.decide(ctx, journal);
-        }
+        self.decide(t.ts_local_ns, journal);
     }
 
-    fn decide(&mut self, ctx: MarketCtx, journal: &mut impl RecordSink) {
+    /// Checks every pending intent against the last touch of *its own* instrument (a pair
+    /// strategy emits both legs on a book of one of them; the other leg must be marked and
+    /// collared by its own book). An instrument never published has no touch: fail closed.
+    fn decide(&mut self, now_ns: i64, journal: &mut impl RecordSink) {
         for intent in self.intents.as_slice() {
+            let mut ctx = self.touches.get(intent.instrument.index()).copied().unwrap_or(NO_TOUCH);
+            ctx.now_ns = now_ns;
             self.counters.intents += 1;
             if let Some(slot) = self
                 .intents_by_code
@@ -280,7 +316,28 @@ impl Trader {
             fills: self.counters.fills,
             closed_trades: self.paper.closed_trades().len() as u64,
             halted: self.risk.halted().is_some(),
+            per_strategy: self.per_strategy(),
         }
+    }
+
+    fn per_strategy(&self) -> [StrategyStatus; 4] {
+        let mut out = [StrategyStatus::default(); 4];
+        for (k, st) in out.iter_mut().enumerate() {
+            st.intents = self.intents_by_code.get(k).map_or(0, |c| c.iter().sum());
+            let sid = StrategyId(k as u16);
+            st.open_positions = self
+                .instrument_ids
+                .iter()
+                .filter(|&&i| self.paper.position(sid, i).qty != 0)
+                .count() as u32;
+        }
+        for t in self.paper.closed_trades() {
+            if let Some(st) = out.get_mut(usize::from(t.strategy)) {
+                st.round_trips += 1;
+                st.net_pnl += t.net;
+            }
+        }
+        out
     }
 
     /// The metrics report and the counters.
@@ -313,6 +370,7 @@ impl Trader {
             "counters": counters,
             "fees_paid": self.paper.fees_paid().to_f64(),
             "final_equity": self.paper.equity().to_f64(),
+            "risk": format!("{:?}", self.risk.snapshot()),
         })
     }
 }

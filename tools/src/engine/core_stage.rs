@@ -17,6 +17,7 @@ use crpbot_core::{
 use crpbot_feeds::replay::{BboCsv, Published, ReplaySink};
 use crpbot_feeds::session::{LiveBooks, ResyncRequester};
 use crpbot_risk::KillSwitch;
+use crpbot_strategies::fast::FastConfig;
 
 use super::{FeedItem, JournalItem, Rec, Stamps, now_ns};
 use crate::cmd::trade::{RecordSink, Trader, TraderStatus};
@@ -30,6 +31,9 @@ pub struct CoreOptions {
     pub bbo_out: Option<PathBuf>,
     /// Risk-engine start time (ns) for day boundaries (replay: the first event's time).
     pub start_ns: i64,
+    /// Strategy configuration for the simulator (`FastConfig::for_sim`: its instruments, time
+    /// scales compressed to fit a short session).
+    pub sim_preset: bool,
     /// Instruments shown in status snapshots (the source's; at most [`STATUS_INSTRUMENTS`]).
     pub status_ids: Vec<InstrumentId>,
 }
@@ -121,7 +125,8 @@ impl CoreStage {
         let trader = if opts.strategies.is_empty() {
             None
         } else {
-            Some(Trader::new(registry, &opts.strategies, opts.start_ns)?)
+            let base = if opts.sim_preset { FastConfig::for_sim() } else { FastConfig::default() };
+            Some(Trader::with_config(registry, &opts.strategies, opts.start_ns, base)?)
         };
         let csv = match &opts.bbo_out {
             Some(path) => {

@@ -153,6 +153,7 @@ pub fn run(
         rtrb::RingBuffer::<u8>::new(if cfg.journal.raw_frames { 16 << 20 } else { 1 });
     let (status_tx, mut status_rx) = rtrb::RingBuffer::<Status>::new(64);
     let mut core_opts = cfg.core.clone();
+    core_opts.sim_preset |= matches!(cfg.source, SourceSpec::Sim { .. });
     if core_opts.status_ids.is_empty() {
         let venue = match &cfg.source {
             SourceSpec::Binance { venue, .. } => Some(*venue),
