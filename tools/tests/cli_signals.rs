@@ -268,49 +268,159 @@ fn missing_store_and_unknown_synth_are_errors() {
     assert!(e.contains("unknown synthesiser"), "{e}");
 }
 
-#[test]
-fn replay_real_candles_into_the_store() {
+fn btc_hourly() -> Option<PathBuf> {
     let data = std::env::var_os("CRPBOT_DATA_DIR").map(PathBuf::from).unwrap_or_else(|| {
         PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data"))
     });
     let file = data.join("klines/BTCUSDT_1h.csv.gz");
-    if !file.is_file() {
+    if file.is_file() {
+        Some(file)
+    } else {
         eprintln!("skipping: {} not found (set CRPBOT_DATA_DIR)", file.display());
-        return;
+        None
     }
+}
+
+/// `crpbot signals --db DB replay --candles FILE --synth math --every 24 ARGS…` without an
+/// LLM key in the environment.
+fn replay_math(db: &str, file: &Path, args: &[&str]) -> String {
+    let out = crpbot()
+        .env_remove("CRPBOT_LLM_KEY")
+        .env_remove("DEEPSEEK_API_KEY")
+        .args(["signals", "--db", db, "replay", "--synth", "math", "--every", "24", "--candles"])
+        .arg(file)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn by_key<'a>(groups: &'a serde_json::Value, key: &str) -> &'a serde_json::Value {
+    groups.as_array().unwrap().iter().find(|g| g["key"] == key).unwrap()
+}
+
+/// Four months of BTC hourly candles through the math synthesiser (no key): signals are
+/// stored, validated, closed; the per-variant and per-theory statistics agree with
+/// `crpbot signals stats`; the weights learn from the closed results, and a later replay
+/// into the same store starts from them.
+#[test]
+fn replay_math_months_learns_and_matches_stats() {
+    let Some(file) = btc_hourly() else { return };
     let dir = TempDir::new("replay");
     let db = dir.0.join("r.sqlite");
     let db = db.to_str().unwrap();
-    let json = run_ok(&[
-        "signals",
-        "--db",
-        db,
-        "replay",
-        "--candles",
-        file.to_str().unwrap(),
-        "--synth",
-        "test-composite-sign",
-        "--every",
-        "24",
-        "--from",
-        "2025-03-01",
-        "--to",
-        "2025-03-15",
-        "--json",
-    ]);
+    let json = replay_math(db, &file, &["--from", "2024-01-01", "--to", "2024-05-01", "--json"]);
     let rep: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(rep["symbol"], "BTCUSDT");
-    // 2025-03-01 00:00 .. 2025-03-15 00:00: 337 hourly bars, one analysis a day.
-    assert_eq!(rep["bars"], 337);
-    assert_eq!(rep["analyses"], 15);
-    assert_eq!(rep["signals"], 15);
-    let listed: serde_json::Value =
-        serde_json::from_str(&run_ok(&["signals", "--db", db, "list", "--limit", "100", "--json"]))
-            .unwrap();
-    assert_eq!(listed.as_array().unwrap().len(), 15);
-    assert!(
-        listed.as_array().unwrap().iter().all(|s| s["signal"]["variant"] == "test-composite-sign")
+    // 2024-01-01 00:00 .. 2024-05-01 00:00: 121 days + 1 hour of bars, one analysis a day.
+    assert_eq!(rep["bars"], 121 * 24 + 1);
+    assert_eq!(rep["analyses"], 122);
+    assert_eq!(rep["signals"], 122);
+    let n = |k: &str| rep[k].as_u64().unwrap();
+    let closed = n("closed");
+    assert!(n("actionable") > 0 && closed > 0, "{rep}");
+    // Every tracked signal closed, expired or is still unresolved.
+    let tracked = n("actionable") - n("rejected") - n("untrackable");
+    assert_eq!(tracked, closed + n("expired") + n("unresolved_at_end"), "{rep}");
+    assert!(closed <= n("filled"), "{rep}");
+
+    // Per variant: the scoreboard, the A/B arm and the store agree.
+    let board = &rep["scoreboard"]["by_variant"]["math-v1"];
+    let (wins, losses, even) = (
+        board["wins"].as_u64().unwrap(),
+        board["losses"].as_u64().unwrap(),
+        board["breakeven"].as_u64().unwrap(),
     );
-    let text = run_ok(&["signals", "--db", db, "stats"]);
-    assert!(text.contains("test-composite-sign"), "{text}");
+    assert_eq!(wins + losses + even, closed);
+    let arms = rep["ab"]["arms"].as_array().unwrap();
+    assert_eq!(arms.len(), 1);
+    assert_eq!(
+        (arms[0]["variant"].as_str(), arms[0]["n"].as_u64()),
+        (Some("math-v1"), Some(closed))
+    );
+    assert_eq!(arms[0]["wins"].as_u64(), Some(wins));
+    let st: serde_json::Value =
+        serde_json::from_str(&run_ok(&["signals", "--db", db, "stats", "--json"])).unwrap();
+    let g = by_key(&st["stats"]["by_variant"], "math-v1");
+    assert_eq!(g["signals"].as_u64(), Some(n("signals")));
+    assert_eq!(g["actionable"].as_u64(), Some(n("actionable")));
+    assert_eq!(g["expired"].as_u64(), Some(n("expired")));
+    assert_eq!(
+        (g["closed"]["wins"].as_u64(), g["closed"]["losses"].as_u64()),
+        (Some(wins), Some(losses))
+    );
+    assert_eq!(g["closed"]["breakeven"].as_u64(), Some(even));
+    assert_eq!(st["ab"]["arms"][0]["n"].as_u64(), Some(closed));
+    // Per theory: non-empty, and the same counts in the report and the store.
+    let theories = rep["scoreboard"]["by_theory"].as_object().unwrap();
+    assert!(theories.len() >= 9, "{rep}");
+    let stored = st["stats"]["by_theory"].as_array().unwrap();
+    assert_eq!(stored.len(), theories.len());
+    for t in stored {
+        let r = &theories[t["theory"].as_str().unwrap()];
+        assert_eq!(
+            (t["n"].as_u64(), t["correct"].as_u64()),
+            (r["n"].as_u64(), r["correct"].as_u64())
+        );
+        assert!(t["n"].as_u64().unwrap() <= closed);
+    }
+    // Validation ran: every stored signal has a verdict, and the rejections match.
+    let listed: serde_json::Value = serde_json::from_str(&run_ok(&[
+        "signals", "--db", db, "list", "--limit", "1000", "--json",
+    ]))
+    .unwrap();
+    let listed = listed.as_array().unwrap();
+    assert_eq!(listed.len() as u64, n("signals"));
+    let rejected = listed
+        .iter()
+        .filter(|s| s["validation"].as_str().unwrap().starts_with("rejected: "))
+        .count() as u64;
+    assert_eq!(rejected, n("rejected"));
+    assert!(listed.iter().all(|s| s["signal"]["variant"] == "math-v1"));
+
+    // Learning: one update per closed result, and the weights moved off the default.
+    let math = &rep["math"];
+    assert_eq!(math["updates"].as_u64(), Some(closed));
+    let w = math["weights"].as_object().unwrap();
+    assert_eq!(w.len(), 11);
+    let equal = 1.0 / 11.0;
+    assert!(
+        math["weights_initial"]
+            .as_object()
+            .unwrap()
+            .values()
+            .all(|v| (v.as_f64().unwrap() - equal).abs() < 1e-12)
+    );
+    let moved = w.values().map(|v| (v.as_f64().unwrap() - equal).abs()).fold(0.0, f64::max);
+    assert!(moved > 1e-3, "weights did not learn: {w:?}");
+    assert!((w.values().map(|v| v.as_f64().unwrap()).sum::<f64>() - 1.0).abs() < 1e-9);
+
+    // The next replay into this store starts from the learned weights (pretty output).
+    let json = replay_math(db, &file, &["--from", "2024-05-02", "--to", "2024-05-03", "--json"]);
+    let next: serde_json::Value = serde_json::from_str(&json).unwrap();
+    for (k, v) in w {
+        let again = next["math"]["weights_initial"][k].as_f64().unwrap();
+        assert!((again - v.as_f64().unwrap()).abs() < 1e-12, "{k}: {again} vs {v}");
+    }
+    let text = replay_math(db, &file, &["--from", "2024-05-04", "--to", "2024-05-04"]);
+    for want in ["per variant", "per theory", "math weights after 0 updates", "kalman", "store: "] {
+        assert!(text.contains(want), "missing {want:?} in\n{text}");
+    }
+}
+
+#[test]
+fn llm_replay_without_a_key_is_an_error() {
+    let dir = TempDir::new("nokey");
+    let db = dir.0.join("r.sqlite");
+    let out = crpbot()
+        .env_remove("CRPBOT_LLM_KEY")
+        .env_remove("DEEPSEEK_API_KEY")
+        .args(["signals", "--db", db.to_str().unwrap(), "replay", "--candles", "x.csv"])
+        .args(["--synth", "math", "--synth", "llm"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("--synth llm needs an LLM key"), "{e}");
 }

@@ -1,20 +1,29 @@
 //! `crpbot signals`: the swing-signal store (`list`, `show`, `stats`, `export --csv`) and
 //! `replay` of historical candles through a synthesiser into the store.
 
+use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
+use crpbot_strategies::swing;
 use crpbot_strategies::swing::signal::ab::{AbConfig, ab_report};
 use crpbot_strategies::swing::signal::outcome::TrackerConfig;
 use crpbot_strategies::swing::signal::store::replay::{ReplayConfig, ReplayHooks, replay};
 use crpbot_strategies::swing::signal::store::{SignalFilter, SignalStore, StoredSignal};
 use crpbot_strategies::swing::signal::{
-    Direction, Regime, SwingSignal, SynthInput, Synthesizer, TheoryValues,
+    ApiKey, ClosedResult, Direction, MATH_VARIANT, RateLimiter, SwingSignal, Synthesizer,
+    ValidationConfig, validate,
 };
-use crpbot_strategies::swing::{self, Analysis};
+
+use super::signal::{
+    LearningMath, LlmArgs, LlmLedger, ReplayLlm, SharedWeights, learned_weights, llm_synth, lock,
+    seed_budget, wall_ms,
+};
 
 /// Arguments of `crpbot signals`.
 #[derive(Debug, Args)]
@@ -115,89 +124,52 @@ struct ReplayArgs {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    llm: LlmArgs,
 }
 
-/// The synthesiser named `name`, for `crpbot signals replay --synth NAME`.
+/// What [`make_synth`] needs besides the name.
+#[derive(Debug)]
+pub struct SynthEnv<'a> {
+    /// LLM endpoint options.
+    pub llm: &'a LlmArgs,
+    /// The LLM key (`None`: `llm` is refused).
+    pub key: Option<ApiKey>,
+    /// The signal store: the LLM synthesiser seeds its budget from it and stores its usage
+    /// there (over its own connection) right after each call.
+    pub store: Option<&'a Path>,
+    /// The math synthesiser's weights; the replay's learning hook updates them.
+    pub math_weights: SharedWeights,
+    /// The LLM synthesiser's spend.
+    pub ledger: Arc<Mutex<LlmLedger>>,
+}
+
+/// The synthesiser named `name`, for `crpbot signals replay --synth NAME`: `math` (the math
+/// synthesiser reading `env.math_weights` at every call) or `llm` (the same synthesiser as
+/// `crpbot signal`, needing a key).
 ///
 /// # Errors
-/// An unknown name, or a synthesiser not available in this build.
-pub fn make_synth(name: &str) -> anyhow::Result<Box<dyn Synthesizer>> {
+/// An unknown name, `llm` without a key, or the LLM client or store cannot be set up.
+pub fn make_synth(name: &str, env: &SynthEnv<'_>) -> anyhow::Result<Box<dyn Synthesizer>> {
     match name {
-        // INTEGRATE: return the math synthesiser here, e.g.
-        // `Ok(Box::new(crpbot_strategies::swing::signal::math::MathSynth::new(..)))`,
-        // once `signal::math` is merged.
-        "math" => bail!(
-            "the math synthesiser is not merged into this build yet \
-             (use --synth test-composite-sign for a smoke test)"
-        ),
-        // INTEGRATE: a labelled test fixture (variant `test-composite-sign`), never a default;
-        // remove it or keep it for smoke tests once MathSynth is wired in.
-        "test-composite-sign" => Ok(Box::new(TestCompositeSign)),
-        other => bail!("unknown synthesiser {other:?} (known: math, test-composite-sign)"),
-    }
-}
-
-/// Test fixture: LONG/SHORT on the sign of the composite signal (HOLD inside ±0.05), stop
-/// 1.5 ATR(14) and target 2 ATR(14) away. Not a strategy.
-struct TestCompositeSign;
-
-fn theory_values(a: &Analysis) -> TheoryValues {
-    [
-        ("entropy", Some(a.entropy.signal)),
-        ("hurst", Some(a.hurst.signal)),
-        ("markov", Some(a.markov.signal)),
-        ("kalman", Some(a.kalman.signal)),
-        ("bayes", Some(a.bayes.signal)),
-        ("monte_carlo", Some(a.monte_carlo.signal)),
-        ("random_forest", a.random_forest.as_ref().map(|f| f.signal)),
-        ("autocorrelation", a.acf.as_ref().map(|x| x.signal)),
-        ("adf", a.adf.as_ref().map(|x| x.signal)),
-        ("variance", Some(a.variance.signal)),
-        ("market_context", Some(a.context.signal)),
-    ]
-    .into_iter()
-    .filter_map(|(k, v)| v.filter(|v| v.is_finite()).map(|v| (k.to_string(), v)))
-    .collect()
-}
-
-impl Synthesizer for TestCompositeSign {
-    fn variant(&self) -> &str {
-        "test-composite-sign"
-    }
-
-    fn synthesize(&mut self, input: &SynthInput<'_>, now_ms: i64) -> SwingSignal {
-        let a = input.analysis;
-        let atr = a.indicators["atr_14"].as_f64().filter(|v| v.is_finite() && *v > 0.0);
-        let c = a.composite_signal;
-        let direction = match atr {
-            Some(_) if c > 0.05 => Direction::Long,
-            Some(_) if c < -0.05 => Direction::Short,
-            _ => Direction::Hold,
-        };
-        let (atr, d) = (atr.unwrap_or(0.0), if direction == Direction::Short { -1.0 } else { 1.0 });
-        SwingSignal {
-            symbol: input.symbol.to_string(),
-            bar_open_time_ms: a.open_time_ms,
-            created_ms: now_ms,
-            direction,
-            confidence: (50.0 + 50.0 * c.abs()).min(100.0),
-            entry: a.close,
-            stop_loss: a.close - d * 1.5 * atr,
-            take_profit: a.close + d * 2.0 * atr,
-            reasoning: format!("test fixture: composite signal {c:.3}"),
-            key_factors: vec!["composite_signal".into()],
-            variant: self.variant().to_string(),
-            regime: match a.markov.state.as_str() {
-                "consolidation" => Regime::Consolidation,
-                "low_vol_range" => Regime::Sideways,
-                "high_vol_range" => Regime::HighVolatility,
-                _ => Regime::Trending,
-            },
-            theories: theory_values(a),
-            raw_response: None,
-            hold_reason: (direction == Direction::Hold)
-                .then(|| "composite signal inside ±0.05".to_string()),
+        "math" => Ok(Box::new(LearningMath::new(Arc::clone(&env.math_weights)))),
+        "llm" => {
+            let Some(key) = env.key.clone() else {
+                bail!("--synth llm needs an LLM key (set CRPBOT_LLM_KEY or DEEPSEEK_API_KEY)")
+            };
+            let mut synth = llm_synth(env.llm, key)?;
+            let store = match env.store {
+                Some(p) => {
+                    let st =
+                        SignalStore::open(p).with_context(|| format!("opening {}", p.display()))?;
+                    seed_budget(&mut synth, &st, wall_ms())?;
+                    Some(st)
+                }
+                None => None,
+            };
+            Ok(Box::new(ReplayLlm::new(synth, store, Arc::clone(&env.ledger))))
         }
+        other => bail!("unknown synthesiser {other:?} (known: math, llm)"),
     }
 }
 
@@ -215,7 +187,7 @@ fn open_existing(path: &Path) -> anyhow::Result<SignalStore> {
 }
 
 /// Days since the epoch of a civil date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+pub(crate) fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
@@ -239,10 +211,8 @@ fn parse_time(text: &str) -> anyhow::Result<i64> {
     Ok(days_from_civil(y, m, d) * 86_400_000)
 }
 
-/// `YYYY-MM-DD HH:MM` (UTC).
-fn fmt_time(ms: i64) -> String {
-    let days = ms.div_euclid(86_400_000);
-    let mins = ms.rem_euclid(86_400_000) / 60_000;
+/// The civil date `(year, month, day)` of a day since the epoch (Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -251,7 +221,19 @@ fn fmt_time(ms: i64) -> String {
     let mp = (5 * doy + 2) / 153;
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// Midnight UTC (ms) of the first day of the month containing `ms`.
+pub(crate) fn month_start_ms(ms: i64) -> i64 {
+    let (y, m, _) = civil_from_days(ms.div_euclid(86_400_000));
+    days_from_civil(y, m, 1) * 86_400_000
+}
+
+/// `YYYY-MM-DD HH:MM` (UTC).
+fn fmt_time(ms: i64) -> String {
+    let mins = ms.rem_euclid(86_400_000) / 60_000;
+    let (y, m, d) = civil_from_days(ms.div_euclid(86_400_000));
     format!("{y:04}-{m:02}-{d:02} {:02}:{:02}", mins / 60, mins % 60)
 }
 
@@ -516,8 +498,21 @@ fn run_replay(path: &Path, a: &ReplayArgs) -> anyhow::Result<ExitCode> {
     if a.every == 0 || a.timeout_hours <= 0 {
         bail!("--every and --timeout-hours must be at least 1");
     }
+    let mut store =
+        SignalStore::open(path).with_context(|| format!("opening {}", path.display()))?;
+    // The math synthesiser starts from what the store's closed math results taught it.
+    let initial = learned_weights(&store)?;
+    let env = SynthEnv {
+        llm: &a.llm,
+        key: ApiKey::from_env(),
+        store: Some(path),
+        math_weights: Arc::new(Mutex::new(initial.clone())),
+        ledger: Arc::default(),
+    };
     let mut synths: Vec<Box<dyn Synthesizer>> =
-        a.synths.iter().map(|n| make_synth(n)).collect::<anyhow::Result<_>>()?;
+        a.synths.iter().map(|n| make_synth(n, &env)).collect::<anyhow::Result<_>>()?;
+    let has_math = synths.iter().any(|s| s.variant() == MATH_VARIANT);
+    let has_llm = a.synths.iter().any(|n| n == "llm");
     let candles = swing::load_klines(&a.candles)
         .with_context(|| format!("loading {}", a.candles.display()))?;
     let bar_ms = candles
@@ -538,17 +533,64 @@ fn run_replay(path: &Path, a: &ReplayArgs) -> anyhow::Result<ExitCode> {
         breakeven_band_pct: a.breakeven_pct,
         bar_ms,
     };
-    let mut store =
-        SignalStore::open(path).with_context(|| format!("opening {}", path.display()))?;
     let mut refs: Vec<&mut dyn Synthesizer> = synths.iter_mut().map(|s| &mut **s as _).collect();
-    // INTEGRATE: set `validate` to the swing-signal validator (`signal::validate`) and
-    // `on_closed` / `weights` to the math synthesiser's `MathWeights::update` / current weights.
-    let mut hooks = ReplayHooks::default();
+
+    // The real validator, on replay time (a signal's `created_ms` is its bar's close). One
+    // rate limiter per variant: each A/B arm is validated as if it ran alone.
+    let vcfg = ValidationConfig::default();
+    let limiters: RefCell<BTreeMap<String, RateLimiter>> = RefCell::default();
+    let validator = |s: &SwingSignal| {
+        let mut limiters = limiters.borrow_mut();
+        let limiter =
+            limiters.entry(s.variant.clone()).or_insert_with(|| RateLimiter::from_config(&vcfg));
+        validate(s, &vcfg, limiter, s.created_ms).map_err(|e| e.to_string())
+    };
+    // Learning: every closed math result updates the weights the synthesiser reads next.
+    let mut updates = 0usize;
+    let mut learn = |r: &ClosedResult| {
+        if r.variant == MATH_VARIANT {
+            lock(&env.math_weights).update(&r.theories, r.direction, r.pnl_pct);
+            updates += 1;
+        }
+    };
+    let weights_of =
+        |v: &str| (v == MATH_VARIANT).then(|| lock(&env.math_weights).as_map().clone());
+    let mut hooks = ReplayHooks {
+        validate: Some(&validator),
+        on_closed: has_math.then_some(&mut learn as &mut dyn FnMut(&ClosedResult)),
+        weights: has_math.then_some(&weights_of as _),
+    };
     let rep = replay(&candles, &mut refs, &mut store, &cfg, &mut hooks)?;
+    let final_weights = lock(&env.math_weights).clone();
+    let ledger = std::mem::take(&mut *lock(&env.ledger));
+    if let Some(e) = &ledger.error {
+        bail!("storing LLM usage failed during the replay (signals so far are stored): {e}");
+    }
     if a.json {
-        println!("{}", serde_json::to_string(&rep)?);
+        let mut v = serde_json::to_value(&rep)?;
+        if has_math {
+            v["math"] = serde_json::json!({
+                "weights_initial": initial,
+                "weights": final_weights,
+                "updates": updates,
+            });
+        }
+        if has_llm {
+            v["llm_usage"] =
+                serde_json::json!({ "rows": ledger.rows, "cost_usd": ledger.cost_usd });
+        }
+        println!("{v}");
     } else {
         println!("{rep}");
+        if has_math {
+            println!("math weights after {updates} updates (learned from closed results):");
+            for (k, w) in final_weights.as_map() {
+                println!("  {k:<18} {w:.4} (was {:.4})", initial.get(k));
+            }
+        }
+        if has_llm {
+            println!("LLM usage stored: {} calls, ${:.4}", ledger.rows, ledger.cost_usd);
+        }
         println!("store: {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
@@ -573,7 +615,35 @@ mod tests {
     fn symbols_from_file_names() {
         assert_eq!(symbol_of(Path::new("/x/BTCUSDT_1h.csv.gz")).as_deref(), Some("BTCUSDT"));
         assert_eq!(symbol_of(Path::new("ethusdt.csv")).as_deref(), Some("ETHUSDT"));
-        assert!(make_synth("nope").is_err());
-        assert_eq!(make_synth("test-composite-sign").unwrap().variant(), "test-composite-sign");
+    }
+
+    #[test]
+    fn synths_by_name() {
+        let llm = LlmArgs {
+            llm_base_url: "http://127.0.0.1:9".into(),
+            llm_model: "m".into(),
+            llm_timeout_secs: 1,
+        };
+        let mut env = SynthEnv {
+            llm: &llm,
+            key: None,
+            store: None,
+            math_weights: Arc::default(),
+            ledger: Arc::default(),
+        };
+        assert!(make_synth("nope", &env).is_err());
+        assert!(make_synth("test-composite-sign", &env).is_err(), "the fixture is gone");
+        assert_eq!(make_synth("math", &env).unwrap().variant(), MATH_VARIANT);
+        let e = make_synth("llm", &env).err().unwrap().to_string();
+        assert!(e.contains("needs an LLM key"), "{e}");
+        env.key = ApiKey::new("sk-unit");
+        assert_eq!(make_synth("llm", &env).unwrap().variant(), "llm-m");
+    }
+
+    #[test]
+    fn month_starts() {
+        assert_eq!(month_start_ms(parse_time("2024-05-17").unwrap() + 5), 1_714_521_600_000);
+        assert_eq!(month_start_ms(1_714_521_600_000), 1_714_521_600_000);
+        assert_eq!(month_start_ms(1_714_521_600_000 - 1), parse_time("2024-04-01").unwrap());
     }
 }
