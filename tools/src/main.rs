@@ -37,6 +37,9 @@ enum Command {
     /// Paper-trade a venue (or the simulator): books, fast strategies, circuit breaker, paper
     /// venue, journal.
     Run(cmd::run::RunArgs),
+    /// The whole pipeline on the built-in simulator for ~30 s with a live view and a final
+    /// report (no key, no network).
+    Demo(cmd::demo::DemoArgs),
     /// Latency harness: per-stage percentiles of the engine on a recording or the simulator
     /// at a fixed rate, per topology; side-by-side comparisons with --compare.
     Bench(cmd::bench::BenchArgs),
@@ -64,6 +67,7 @@ fn main() -> ExitCode {
         Command::Record(args) => cmd::record::run(args),
         Command::Run(args) => cmd::run::run(args),
         Command::Bench(args) => cmd::bench::run(args),
+        Command::Demo(args) => cmd::demo::run(args),
         Command::Kill(args) => cmd::operator::kill(args),
         Command::Rearm(args) => cmd::operator::rearm(args),
         Command::Signal(args) => cmd::signal::run(args),

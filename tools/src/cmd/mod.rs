@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod bench;
+pub mod demo;
 pub mod engine_args;
 pub mod journal;
 pub mod operator;

@@ -237,6 +237,7 @@ fn run_engine(
             start_text,
         },
         max_wall: None,
+        swing: None,
     };
     let controls = Controls::default();
     crate::shutdown::install(&controls)?;

@@ -226,6 +226,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             start_text,
         },
         max_wall: args.live.duration.map(|s| Duration::from_secs_f64(s.max(0.0))),
+        swing: None,
     };
     let every = Duration::from_secs_f64(args.live.status_every.max(0.1));
     let mut next_status = Instant::now() + every;

@@ -221,6 +221,19 @@ impl Trader {
     }
 
     /// A trade.
+    /// An order from outside the fast lane (the swing lane): checked by the same breaker
+    /// against its instrument's last touch, journaled like every other intent.
+    pub fn on_external(
+        &mut self,
+        intent: &OrderIntent,
+        now_ns: i64,
+        journal: &mut impl RecordSink,
+    ) {
+        self.intents.clear();
+        let _ = self.intents.push(*intent);
+        self.decide(now_ns, journal);
+    }
+
     pub fn on_trade(&mut self, t: &Trade, journal: &mut impl RecordSink) {
         self.fills.clear();
         self.paper.on_trade(t, &mut self.fills);

@@ -38,6 +38,22 @@ pub struct CoreOptions {
     pub status_ids: Vec<InstrumentId>,
 }
 
+/// The hot lane's end of the async swing lane: trades go out (dropped and counted when the
+/// queue is full — the swing lane can never stall the hot lane), swing orders come in and
+/// pass the same circuit breaker as every fast-lane intent.
+pub struct SwingLink {
+    /// Trades for the swing lane's candles.
+    pub trades: rtrb::Producer<crpbot_core::Trade>,
+    /// Orders from validated swing signals.
+    pub orders: rtrb::Consumer<OrderIntent>,
+}
+
+impl std::fmt::Debug for SwingLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SwingLink").finish_non_exhaustive()
+    }
+}
+
 /// Up to this many instruments appear in status snapshots.
 pub const STATUS_INSTRUMENTS: usize = 8;
 
@@ -101,6 +117,9 @@ pub struct CoreStage {
     durable: Option<Arc<AtomicU64>>,
     verdicts_sent: u64,
     held: Vec<MarketEvent>,
+    swing: Option<SwingLink>,
+    swing_trades_dropped: u64,
+    swing_orders: u64,
     result: CoreResultHandle,
     /// The message being processed (stamps of its last event).
     cur: Stamps,
@@ -155,6 +174,9 @@ impl CoreStage {
             durable: None,
             verdicts_sent: 0,
             held: Vec::with_capacity(1 << 14),
+            swing: None,
+            swing_trades_dropped: 0,
+            swing_orders: 0,
             result: CoreResultHandle::default(),
             cur: Stamps::default(),
         })
@@ -175,6 +197,11 @@ impl CoreStage {
     /// ran inside the send, so the wait is one load; split, it is the journal thread's msync.
     pub fn set_durable(&mut self, durable_verdicts: Arc<AtomicU64>) {
         self.durable = Some(durable_verdicts);
+    }
+
+    /// Connects the swing lane.
+    pub fn set_swing(&mut self, link: SwingLink) {
+        self.swing = Some(link);
     }
 
     /// The result slot.
@@ -399,6 +426,19 @@ impl Stage for CoreStage {
             csv: self.csv.as_mut(),
         };
         self.books.apply(&ev, &mut sink);
+        if let Some(link) = self.swing.as_mut() {
+            if let MarketEvent::Trade(t) = ev
+                && link.trades.push(t).is_err()
+            {
+                self.swing_trades_dropped += 1;
+            }
+            if last && let Some(t) = sink.trader.as_mut() {
+                while let Ok(order) = link.orders.pop() {
+                    self.swing_orders += 1;
+                    t.on_external(&order, ts, &mut sink.out);
+                }
+            }
+        }
         if last {
             // The decision point: only messages that reached the strategies have one (a venue
             // best-bid/ask message, or a level update of an unsynced book, has none).
@@ -437,6 +477,8 @@ impl Stage for CoreStage {
                 "rejected_levels": bs.rejected,
                 "bbo_rows": csv_rows,
                 "journal_records_dropped": self.dropped_records,
+                "swing_trades_dropped": self.swing_trades_dropped,
+                "swing_orders": self.swing_orders,
             }),
             trading: self.trader.as_ref().map(Trader::report),
         };

@@ -36,7 +36,7 @@ use crpbot_core::pipeline::{
 use crpbot_core::{Fill, InstrumentId, MarketEvent, OrderIntent, Registry, RiskVerdict};
 use serde::Serialize;
 
-pub use core_stage::{CoreOptions, CoreStage, Status};
+pub use core_stage::{CoreOptions, CoreStage, Status, SwingLink};
 pub use feed::{FeedSource, LiveFeed, Pace, SourceSpec};
 pub use journal_stage::{JournalOptions, JournalStage};
 pub use stamps::{StampSink, Stamps, now_ns};
@@ -100,6 +100,8 @@ pub struct EngineConfig {
     pub journal: JournalOptions,
     /// Stop after this much wall time (none: until the source ends or a stop is requested).
     pub max_wall: Option<Duration>,
+    /// The async swing lane's queues, if it runs.
+    pub swing: Option<SwingLink>,
 }
 
 /// What an engine run produced.
@@ -174,6 +176,9 @@ pub fn run(
         CoreStage::new(&cfg.registry, &core_opts, resync, halt.clone(), live, status_tx)?;
     let kill = core.kill_switch();
     core.set_operator_kill(controls.kill.clone());
+    if let Some(link) = cfg.swing {
+        core.set_swing(link);
+    }
     let core_result = core.result_handle();
     let journal = JournalStage::open(&cfg.journal, &cfg.registry, raw_rx, observer, kill)?;
     if cfg.journal.durable_decisions && cfg.journal.dir.is_some() {
