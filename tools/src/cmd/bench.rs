@@ -215,6 +215,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
                 dir: Some(dir.clone()),
                 raw_frames: false,
                 durable_decisions: false,
+                ack_every: 0,
                 venue: Some(Venue::BinanceSpot),
                 start_text: format!("crpbot bench topology={topo_name}"),
             },

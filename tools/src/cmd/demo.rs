@@ -187,6 +187,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             dir: Some(journal.clone()),
             raw_frames: false,
             durable_decisions: true,
+            ack_every: 0,
             venue: Some(Venue::Sim),
             start_text: format!(
                 "crpbot demo --seed {} --duration {} strategies={} topology={}",

@@ -382,6 +382,11 @@ impl JournalSink {
         self.error.as_ref().map(|e| format!("{e:#}"))
     }
 
+    /// Sequence number of the last record appended (0: none).
+    pub fn last_seq(&self) -> u64 {
+        self.writer.last_seq()
+    }
+
     /// Records written so far.
     pub fn written(&self) -> u64 {
         self.written

@@ -62,6 +62,9 @@ pub struct ReplayArgs {
     /// page cache only — nothing leaves a replay).
     #[arg(long)]
     durable: bool,
+    /// Crash tests: every N journal records, sync and print `ack <seq>` on stdout.
+    #[arg(long, default_value_t = 0, hide = true)]
+    ack_every: u64,
     #[command(flatten)]
     engine: EngineArgs,
 }
@@ -233,6 +236,7 @@ fn run_engine(
             dir: args.journal.clone(),
             raw_frames: args.venue != Venue::Sim,
             durable_decisions: args.durable,
+            ack_every: args.ack_every,
             venue: Some(args.venue),
             start_text,
         },

@@ -222,6 +222,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             dir: args.journal.clone(),
             raw_frames: false,
             durable_decisions: !args.page_cache_only,
+            ack_every: 0,
             venue: Some(args.live.venue),
             start_text,
         },

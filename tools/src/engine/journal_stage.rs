@@ -26,6 +26,9 @@ pub struct JournalOptions {
     pub venue: Option<Venue>,
     /// Text of the start control record (the command line).
     pub start_text: String,
+    /// Crash tests: every this many records, sync and print `ack <seq>` on stdout — the
+    /// sequence numbers a kill -9 must not lose (0: never).
+    pub ack_every: u64,
 }
 
 /// What the journal stage hands back.
@@ -56,6 +59,7 @@ pub struct JournalStage {
     observer: Option<Box<dyn StampSink>>,
     kill: KillSwitch,
     durable: bool,
+    ack_every: u64,
     /// Verdicts made durable (the core stage waits on it in durable mode).
     durable_verdicts: Arc<AtomicU64>,
     last_ts: i64,
@@ -96,6 +100,7 @@ impl JournalStage {
             observer,
             kill,
             durable: opts.durable_decisions,
+            ack_every: opts.ack_every,
             durable_verdicts: Arc::default(),
             last_ts: 0,
             result: JournalResultHandle::default(),
@@ -174,6 +179,16 @@ impl Stage for JournalStage {
                     Rec::Raw { .. } | Rec::Done => {}
                 }
             }
+        }
+        if self.ack_every > 0
+            && let Some(j) = self.sink.as_mut()
+            && j.written() % self.ack_every == 0
+            && j.sync()
+        {
+            use std::io::Write as _;
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "ack {}", j.last_seq());
+            let _ = out.flush();
         }
         if self.sink.as_ref().is_some_and(JournalSink::failed) && !self.kill.is_engaged() {
             // Disk full or a sync error: trading halts; it is never retried-and-ignored.
