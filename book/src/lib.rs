@@ -95,6 +95,7 @@
 
 mod bits;
 mod book;
+mod far;
 mod ladder;
 mod math;
 pub mod reference;

@@ -185,14 +185,18 @@ fn market_moves_recentre_and_migrate() {
 
 #[test]
 fn far_growth_is_counted_not_dropped() {
-    let mut book = small(); // far capacity 4
+    // Far capacity 4: the reservation is whole blocks (3 of 64 slots here), so it takes a few
+    // hundred far levels to outgrow it.
+    let mut book = small();
     set(&mut book, B, 100_000, 1);
-    for i in 0..10 {
-        set(&mut book, B, 1_000 + i * 100, 1);
+    for i in 0..1_000 {
+        set(&mut book, B, 1_000 + i * 50, i + 1);
     }
-    assert_eq!(book.level_count(B), 11);
-    assert_eq!(book.stats().far_levels, 10);
+    assert_eq!(book.level_count(B), 1_001);
+    assert_eq!(book.stats().far_levels, 1_000);
     assert!(book.stats().far_grows >= 1);
+    assert_eq!(book.qty_at(B, Px(1_000 + 999 * 50)), Qty(1_000));
+    assert_eq!(levels(&book, B).last(), Some(&(1_000, 1)));
 }
 
 #[test]
