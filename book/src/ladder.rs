@@ -2,9 +2,9 @@
 //! sides a larger key is a better price and the best level is the largest key.
 //!
 //! Storage: a ring-indexed window of `w` slots (`slot = key & (w - 1)`) covering the keys
-//! `lo..lo + w`, an occupancy [`Bits`] map over the slots, and a far store of the levels below
-//! the window (`key < lo`), kept sorted ascending so that the levels nearest the window sit at
-//! the tail of the vectors, where re-centring pushes and pops them.
+//! `lo..lo + w`, an occupancy [`Bits`] map over the slots, and a [`Far`] store of the levels
+//! below the window (`key < lo`), sorted, so that the levels nearest the window are its largest
+//! keys, which re-centring pushes and pops.
 //!
 //! Invariants, after every public operation:
 //! 1. every far key is `< lo` (nothing is ever stored above the window);

@@ -205,3 +205,24 @@ fn reservation_holds_capacity_levels_in_the_worst_pattern() {
     }
     assert_eq!(far.grows, 0);
 }
+
+#[test]
+fn an_emptied_block_merges_with_its_right_neighbour() {
+    let mut far = Far::new(1_000);
+    for k in 0..2 * BLOCK as i64 {
+        far.push_max(k, k + 1);
+    }
+    assert_eq!(far.order.len(), 2);
+    // Thin the first block to one level: one level and a full block still hold BLOCK + 1.
+    for k in 1..BLOCK as i64 {
+        far.set(k, 0);
+        far.check();
+    }
+    assert_eq!((far.order.len(), far.blen(far.block_at(0))), (2, 1));
+    // Its last level goes: the empty block takes its neighbour's levels and first key.
+    far.set(0, 0);
+    far.check();
+    assert_eq!(far.order.len(), 1);
+    assert_eq!(far.firsts, [BLOCK as i64]);
+    assert_eq!(far.get(BLOCK as i64), BLOCK as i64 + 1);
+}
