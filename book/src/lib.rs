@@ -73,9 +73,9 @@
 //! BTCUSDT recording about 2 % of level updates do with the default 2^18-tick window (5 %
 //! with 2^16; ETHUSDT: almost none). A far update costs several times an in-window one (two
 //! dependent binary searches, a mispredicted branch, a short shift), so the window is sized to
-//! keep BTCUSDT's busy depth inside it: 2^18 replays BTCUSDT 15–25 % faster than 2^16 and ETHUSDT
-//! alike, at 2 MiB of sizes per side that are only touched where levels are (2^19 and wider
-//! were slower again). `benches/apply.rs` replays the recordings into `Book` and `RefBook` side
+//! keep BTCUSDT's busy depth inside it: 2^18 replays BTCUSDT about 20 % faster than 2^16 in
+//! the same session (ETHUSDT alike), at 2 MiB of sizes per side that are only touched where
+//! levels are (2^19 and wider were slower again). `benches/apply.rs` replays the recordings into `Book` and `RefBook` side
 //! by side and prints the median cost per level update.
 //!
 //! **Validation.** A negative size, a non-positive price or a price above [`MAX_PX`] is
