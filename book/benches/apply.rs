@@ -10,8 +10,17 @@
 //! spent descheduled — on a shared, oversubscribed machine the wall time can be several times
 //! the CPU time. Cache pollution by neighbours still shows in both; compare the ratios.
 //!
+//! Criterion's headline `time` for a replay is the mean over its samples. The figure the targets
+//! are stated in is the *median* cost per level update; criterion keeps it in its
+//! `estimates.json`, and the last group here (`summary`) prints it directly: for each symbol,
+//! 35 whole-recording replays of each book, in rounds that alternate the two so that both see
+//! the same machine, with the median wall time per level update and the ratio of the two books
+//! from that same run. (Thread CPU time is not in the summary: `schedstat` advances in
+//! scheduler ticks, 4 ms here, longer than one replay; the `apply_cpu` samples span many.)
+//!
 //! Run briefly with `cargo bench -p crpbot-book -- --warm-up-time 1 --measurement-time 3`.
-//! `BOOK_WINDOW_TICKS=<n>` replays with another window size (the default is 2^16).
+//! `BOOK_WINDOW_TICKS=<n>` replays with another window size (the default is
+//! `BookConfig::default().window_ticks`).
 //! Without the recordings the bench prints one `skipping:` line and measures nothing.
 #![allow(clippy::unwrap_used)]
 
@@ -19,12 +28,13 @@
 mod common;
 
 use std::hint::black_box;
+use std::time::Instant;
 
 use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use crpbot_book::reference::RefBook;
 use crpbot_book::{Book, BookConfig, Level};
-use crpbot_core::{Px, Qty, Side};
+use crpbot_core::{LevelUpdate, Px, Qty, Side};
 
 /// This thread's CPU time in ns (`/proc/thread-self/schedstat`, first field).
 fn thread_cpu_ns() -> u64 {
@@ -68,21 +78,27 @@ impl Measurement for ThreadCpu {
     }
 }
 
+/// Both books built from the recording's snapshot (`BOOK_WINDOW_TICKS` sets the window).
+fn snapshot_books(rec: &common::Recording) -> (Book, RefBook) {
+    let window_ticks = std::env::var("BOOK_WINDOW_TICKS")
+        .ok()
+        .and_then(|w| w.parse().ok())
+        .unwrap_or(BookConfig::default().window_ticks);
+    let mut book = Book::new(BookConfig { window_ticks, ..BookConfig::default() });
+    let mut r = RefBook::new();
+    for u in &rec.snapshot {
+        book.apply(u).unwrap();
+        r.apply(u).unwrap();
+    }
+    (book, r)
+}
+
 /// Replays every level update of both recordings into `Book` and `RefBook`.
 fn replay_groups<M: Measurement>(c: &mut Criterion<M>, prefix: &str) {
     let Some(dir) = common::data_dir() else { return };
     for symbol in ["btcusdt", "ethusdt"] {
         let rec = common::load(&dir, symbol);
-        let window_ticks = std::env::var("BOOK_WINDOW_TICKS")
-            .ok()
-            .and_then(|w| w.parse().ok())
-            .unwrap_or(BookConfig::default().window_ticks);
-        let mut start = Book::new(BookConfig { window_ticks, ..BookConfig::default() });
-        let mut ref_start = RefBook::new();
-        for u in &rec.snapshot {
-            start.apply(u).unwrap();
-            ref_start.apply(u).unwrap();
-        }
+        let (start, ref_start) = snapshot_books(&rec);
         let mut group = c.benchmark_group(format!("{prefix}/{symbol}"));
         group.throughput(Throughput::Elements(rec.diffs.len() as u64));
         group.bench_function("Book", |b| {
@@ -128,12 +144,7 @@ fn reads(c: &mut Criterion) {
     let Some(dir) = common::data_dir() else { return };
     for symbol in ["btcusdt", "ethusdt"] {
         let rec = common::load(&dir, symbol);
-        let mut start = Book::new(BookConfig::default());
-        let mut ref_start = RefBook::new();
-        for u in &rec.snapshot {
-            start.apply(u).unwrap();
-            ref_start.apply(u).unwrap();
-        }
+        let (start, ref_start) = snapshot_books(&rec);
         let mut book = start.clone();
         let mut r = ref_start.clone();
         for u in &rec.diffs {
@@ -176,7 +187,77 @@ fn reads(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, replay);
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+/// Wall time of `runs` replays of the diffs, each on a fresh clone of `start` (the clone is not
+/// timed), pushed to `out` in ns per level update.
+fn replays<B: Clone + ApplyUpdate>(
+    start: &B,
+    rec: &common::Recording,
+    runs: usize,
+    out: &mut Vec<f64>,
+) {
+    for _ in 0..runs {
+        let mut book = start.clone();
+        let t = Instant::now();
+        for u in &rec.diffs {
+            book.apply_update(black_box(u));
+        }
+        out.push(t.elapsed().as_nanos() as f64 / rec.diffs.len() as f64);
+        black_box(&book);
+    }
+}
+
+/// The one call both books share.
+trait ApplyUpdate {
+    fn apply_update(&mut self, u: &LevelUpdate);
+}
+
+impl ApplyUpdate for Book {
+    #[inline]
+    fn apply_update(&mut self, u: &LevelUpdate) {
+        let _ = self.apply(u);
+    }
+}
+
+impl ApplyUpdate for RefBook {
+    #[inline]
+    fn apply_update(&mut self, u: &LevelUpdate) {
+        let _ = self.apply(u);
+    }
+}
+
+/// The median wall time per level update of whole-recording replays (see the module docs):
+/// rounds of consecutive `Book` replays then consecutive `RefBook` replays, so that machine
+/// noise falls on both books alike while each runs in a hot loop as under criterion.
+fn summary(_c: &mut Criterion) {
+    const ROUNDS: usize = 5;
+    const RUNS: usize = 7;
+    let Some(dir) = common::data_dir() else { return };
+    for symbol in ["btcusdt", "ethusdt"] {
+        let rec = common::load(&dir, symbol);
+        let (start, ref_start) = snapshot_books(&rec);
+        let (mut book, mut reference) = (Vec::new(), Vec::new());
+        for _ in 0..ROUNDS {
+            replays(&start, &rec, RUNS, &mut book);
+            replays(&ref_start, &rec, RUNS, &mut reference);
+        }
+        let (b, r) = (median(&mut book), median(&mut reference));
+        println!(
+            "summary/{symbol}: median wall time per level update over {} replays of {} \
+             updates: Book {b:.2} ns, RefBook {r:.2} ns, RefBook/Book {:.2}x (window {} ticks)",
+            book.len(),
+            rec.diffs.len(),
+            r / b,
+            start.config().window_ticks,
+        );
+    }
+}
+
+criterion_group!(benches, replay, summary);
 criterion_group! {
     name = cpu;
     config = Criterion::default().with_measurement(ThreadCpu { wall: WallTime });

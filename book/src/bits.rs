@@ -52,6 +52,20 @@ impl Bits {
         }
     }
 
+    /// Sets bit `i` to `on` without branching on its old value (one store to its leaf word
+    /// and one to its summary word).
+    #[inline(always)]
+    pub(crate) fn assign(&mut self, i: usize, on: bool) {
+        let w = i >> 6;
+        if let Some(word) = self.leaf.get_mut(w) {
+            let v = (*word & !(1 << (i & 63))) | (u64::from(on) << (i & 63));
+            *word = v;
+            if let Some(s) = self.summary.get_mut(w >> 6) {
+                *s = (*s & !(1 << (w & 63))) | (u64::from(v != 0) << (w & 63));
+            }
+        }
+    }
+
     /// Clears every bit, touching only the non-zero words.
     pub(crate) fn clear_all(&mut self) {
         for (si, s) in self.summary.iter_mut().enumerate() {

@@ -467,7 +467,7 @@ impl Book {
             s.window_levels += l.window_len() as u64;
             s.recentres += l.recentres;
             s.migrated_levels += l.migrated;
-            s.far_grows += l.far_grows;
+            s.far_grows += l.far_grows();
             s.far_updates += l.far_updates;
         }
         s

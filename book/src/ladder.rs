@@ -2,9 +2,9 @@
 //! sides a larger key is a better price and the best level is the largest key.
 //!
 //! Storage: a ring-indexed window of `w` slots (`slot = key & (w - 1)`) covering the keys
-//! `lo..lo + w`, an occupancy [`Bits`] map over the slots, and a far store of the levels below
-//! the window (`key < lo`), kept sorted ascending so that the levels nearest the window sit at
-//! the tail of the vectors, where re-centring pushes and pops them.
+//! `lo..lo + w`, an occupancy [`Bits`] map over the slots, and a [`Far`] store of the levels
+//! below the window (`key < lo`), sorted, so that the levels nearest the window are its largest
+//! keys, which re-centring pushes and pops.
 //!
 //! Invariants, after every public operation:
 //! 1. every far key is `< lo` (nothing is ever stored above the window);
@@ -13,6 +13,7 @@
 //! 3. `qty[slot] != 0` exactly when the slot's bit is set, and `window_count` counts them.
 
 use crate::bits::{Bits, span};
+use crate::far::{Far, FarCursor};
 
 /// `best` of an empty side.
 pub(crate) const NONE: i64 = i64::MIN;
@@ -37,12 +38,10 @@ pub(crate) struct Ladder {
     /// Where a re-centre puts the best: `best - lo == target`.
     target: i64,
     window_count: usize,
-    /// Far store, ascending keys, all `< lo`.
-    far_keys: Vec<i64>,
-    far_qtys: Vec<i64>,
+    /// Far store: the levels below the window, all `< lo`.
+    far: Far,
     pub(crate) recentres: u64,
     pub(crate) migrated: u64,
-    pub(crate) far_grows: u64,
     pub(crate) far_updates: u64,
 }
 
@@ -50,7 +49,6 @@ impl Ladder {
     pub(crate) fn new(window_ticks: u32, far_capacity: u32) -> Ladder {
         let w = i64::from(window_ticks);
         let n = window_ticks as usize;
-        let far = far_capacity as usize;
         Ladder {
             qty: vec![0; n].into_boxed_slice(),
             bits: Bits::new(n),
@@ -62,11 +60,9 @@ impl Ladder {
             high_guard: w - w / 16,
             target: w - w / 4,
             window_count: 0,
-            far_keys: Vec::with_capacity(far),
-            far_qtys: Vec::with_capacity(far),
+            far: Far::new(far_capacity as usize),
             recentres: 0,
             migrated: 0,
-            far_grows: 0,
             far_updates: 0,
         }
     }
@@ -89,12 +85,18 @@ impl Ladder {
 
     #[inline]
     pub(crate) fn len(&self) -> usize {
-        self.window_count + self.far_keys.len()
+        self.window_count + self.far.len()
     }
 
     #[inline]
     pub(crate) fn far_len(&self) -> usize {
-        self.far_keys.len()
+        self.far.len()
+    }
+
+    /// Times the far store grew past its reservation.
+    #[inline]
+    pub(crate) fn far_grows(&self) -> u64 {
+        self.far.grows
     }
 
     #[inline]
@@ -108,10 +110,7 @@ impl Ladder {
         if self.in_window(key) {
             self.qty.get(self.slot(key)).copied().unwrap_or(0)
         } else if key < self.lo {
-            match self.far_keys.binary_search(&key) {
-                Ok(i) => self.far_qtys.get(i).copied().unwrap_or(0),
-                Err(_) => 0,
-            }
+            self.far.get(key)
         } else {
             0
         }
@@ -132,26 +131,26 @@ impl Ladder {
         }
     }
 
-    /// In-window store. The common case, a new size for a level that exists, is one load,
-    /// one store and two tests; occupancy changes go to [`Ladder::occupancy_changed`].
+    /// In-window store: one load and one store of the size, a branch-free bitmap and count
+    /// update, and one test against the best. Nothing here branches on the old size, so the
+    /// load of a cold slot does not stall the next update; only an update at or above the best
+    /// (a few per cent on a real feed) leaves this path.
     #[inline(always)]
     fn set_in_window(&mut self, key: i64, qty: i64) {
         let slot = self.slot(key);
         let Some(cell) = self.qty.get_mut(slot) else { return };
         let old = std::mem::replace(cell, qty);
-        // An existing level keeps its bit, and is at or below the best: nothing else changes.
-        if (old == 0) | (qty == 0) {
-            self.occupancy_changed(key, slot, old, qty);
+        self.bits.assign(slot, qty != 0);
+        self.window_count = self.window_count + usize::from(qty != 0) - usize::from(old != 0);
+        if key >= self.best {
+            self.touch_changed(key, qty);
         }
     }
 
-    /// A level appeared or disappeared in the window (or a no-op removal).
-    #[inline]
-    fn occupancy_changed(&mut self, key: i64, slot: usize, old: i64, qty: i64) {
+    /// After an in-window store at or above the best: a new best, or the best removed.
+    #[inline(never)]
+    fn touch_changed(&mut self, key: i64, qty: i64) {
         if qty != 0 {
-            // `old == 0`: a new level.
-            self.bits.set(slot);
-            self.window_count += 1;
             if key > self.best {
                 self.best = key;
                 // Below the band only when the side was empty.
@@ -160,13 +159,10 @@ impl Ladder {
                     self.recentre(key);
                 }
             }
-        } else if old != 0 {
-            self.bits.clear(slot);
-            self.window_count -= 1;
-            if key == self.best {
-                self.best = self.best_below(key);
-                self.check_band();
-            }
+        } else if key == self.best {
+            // Nothing is stored above the best, so a removal above it was a no-op.
+            self.best = self.best_below(key);
+            self.check_band();
         }
     }
 
@@ -174,43 +170,16 @@ impl Ladder {
     #[inline(never)]
     fn set_far(&mut self, key: i64, qty: i64) {
         self.far_updates += 1;
-        match self.far_keys.binary_search(&key) {
-            Ok(i) => {
-                if qty != 0 {
-                    if let Some(q) = self.far_qtys.get_mut(i) {
-                        *q = qty;
-                    }
-                } else {
-                    self.far_keys.remove(i);
-                    self.far_qtys.remove(i);
-                    if key == self.best {
-                        self.best = self.far_keys.last().copied().unwrap_or(NONE);
-                        self.check_band();
-                    }
-                }
+        self.far.set(key, qty);
+        if qty != 0 {
+            if key > self.best {
+                // Only possible when the window is empty: pull the window down to it.
+                self.best = key;
+                self.check_band();
             }
-            Err(i) => {
-                if qty != 0 {
-                    self.note_far_growth(1);
-                    self.far_keys.insert(i, key);
-                    self.far_qtys.insert(i, qty);
-                    if key > self.best {
-                        // Only possible when the window is empty: pull the window down to it.
-                        self.best = key;
-                        self.check_band();
-                    }
-                }
-            }
-        }
-    }
-
-    /// Counts a far-store growth when `extra` more levels do not fit the reserved capacity.
-    #[inline]
-    fn note_far_growth(&mut self, extra: usize) {
-        if self.far_keys.len() + extra > self.far_keys.capacity()
-            || self.far_qtys.len() + extra > self.far_qtys.capacity()
-        {
-            self.far_grows += 1;
+        } else if key == self.best {
+            self.best = self.far.last().unwrap_or(NONE);
+            self.check_band();
         }
     }
 
@@ -222,7 +191,7 @@ impl Ladder {
         {
             return k;
         }
-        self.far_keys.last().copied().unwrap_or(NONE)
+        self.far.last().unwrap_or(NONE)
     }
 
     /// Re-centres if the best has left the guard band.
@@ -260,9 +229,7 @@ impl Ladder {
                 }
                 self.bits.clear(slot);
                 self.window_count -= 1;
-                self.note_far_growth(1);
-                self.far_keys.push(k);
-                self.far_qtys.push(q);
+                self.far.push_max(k, q);
                 self.migrated += 1;
                 from = k + 1;
             }
@@ -272,13 +239,8 @@ impl Ladder {
             // levels at or above the new bottom enter.
             debug_assert!(self.best == NONE || self.best <= anchor);
             self.lo = new_lo;
-            while let Some(&k) = self.far_keys.last() {
-                if k < new_lo {
-                    break;
-                }
-                let q = self.far_qtys.last().copied().unwrap_or(0);
-                self.far_keys.pop();
-                self.far_qtys.pop();
+            while self.far.last().is_some_and(|k| k >= new_lo) {
+                let Some((k, q)) = self.far.pop_max() else { break };
                 let slot = self.slot(k);
                 if let Some(cell) = self.qty.get_mut(slot) {
                     *cell = q;
@@ -344,8 +306,7 @@ impl Ladder {
             self.bits.clear_all();
             self.window_count = 0;
         }
-        self.far_keys.clear();
-        self.far_qtys.clear();
+        self.far.clear();
         self.best = NONE;
     }
 
@@ -358,7 +319,7 @@ impl Ladder {
             seg_lo: 0,
             delta: 0,
             pending: None,
-            far: self.far_keys.len(),
+            far: self.far.cursor(),
             in_window: self.window_count != 0,
         };
         if c.in_window {
@@ -408,11 +369,7 @@ impl Ladder {
                 }
             }
         }
-        if c.far == 0 {
-            return None;
-        }
-        c.far -= 1;
-        Some((self.far_keys.get(c.far).copied()?, self.far_qtys.get(c.far).copied()?))
+        self.far.next_down(&mut c.far)
     }
 
     /// Calls `f(key, qty)` for each level, best first, until it returns `false`. Faster than
@@ -433,11 +390,7 @@ impl Ladder {
                 return;
             }
         }
-        for (&k, &q) in self.far_keys.iter().zip(self.far_qtys.iter()).rev() {
-            if !f(k, q) {
-                return;
-            }
-        }
+        self.far.walk_down(&mut f);
     }
 
     /// Walks the run of slots `lo..=hi` downwards (`key = slot + delta`); `false` when `f`
@@ -487,9 +440,8 @@ impl Ladder {
             n += usize::from(q != 0);
         }
         assert_eq!(n, self.window_count);
-        assert!(self.far_keys.windows(2).all(|p| p[0] < p[1]));
-        assert!(self.far_keys.last().is_none_or(|&k| k < self.lo));
-        assert!(self.far_qtys.iter().all(|&q| q > 0));
+        self.far.check();
+        assert!(self.far.last().is_none_or(|k| k < self.lo));
         if self.len() == 0 {
             assert_eq!(self.best, NONE);
         } else {
@@ -514,8 +466,8 @@ pub(crate) struct Cursor {
     delta: i64,
     /// The run still to walk after this one: `(lowest slot, highest slot, delta)`.
     pending: Option<(usize, usize, i64)>,
-    /// Far levels not yet visited: `far_keys[..far]`.
-    far: usize,
+    /// The far store's part of the walk.
+    far: FarCursor,
     /// Still walking the window.
     in_window: bool,
 }

@@ -33,7 +33,7 @@ impl Level {
 /// ```
 /// use crpbot_book::BookConfig;
 /// let cfg = BookConfig::default();
-/// assert_eq!(cfg.window_ticks, 1 << 16);
+/// assert_eq!(cfg.window_ticks, 1 << 18);
 /// assert_eq!(cfg.far_capacity, 8192);
 /// let small = BookConfig { window_ticks: 64, ..BookConfig::default() };
 /// assert_eq!(small.normalized().window_ticks, 64);
@@ -45,8 +45,9 @@ pub struct BookConfig {
     /// [`BookConfig::MIN_WINDOW_TICKS`]`..=`[`BookConfig::MAX_WINDOW_TICKS`]; other values are
     /// rounded up to the next power of two and clamped into that range.
     pub window_ticks: u32,
-    /// Levels the far store of each side holds before it has to grow (growth is counted in
-    /// [`BookStats::far_grows`]). At most [`BookConfig::MAX_FAR_CAPACITY`].
+    /// Levels the far store of each side holds, in any pattern of inserts and removals, before
+    /// it may have to grow (growth is counted in [`BookStats::far_grows`]). The reservation is
+    /// made of whole blocks, so it may hold more. At most [`BookConfig::MAX_FAR_CAPACITY`].
     pub far_capacity: u32,
 }
 
@@ -55,7 +56,8 @@ impl BookConfig {
     pub const MIN_WINDOW_TICKS: u32 = 64;
     /// Largest window (8 MiB of sizes per side).
     pub const MAX_WINDOW_TICKS: u32 = 1 << 20;
-    /// Largest preallocated far store (256 MiB per side); more levels still fit by growth.
+    /// Largest preallocated far store (about 512 MiB of address space per side, touched only
+    /// as levels arrive); more levels still fit by growth.
     pub const MAX_FAR_CAPACITY: u32 = 1 << 24;
 
     /// The configuration a book actually uses: `window_ticks` rounded up to a power of two and
@@ -79,8 +81,10 @@ impl BookConfig {
 }
 
 impl Default for BookConfig {
+    /// 2^18 ticks (2,621 USDT at BTCUSDT's 0.01 tick: about ±2 % of its price within the
+    /// window; 2 MiB of sizes and 32 KiB of bitmap per side) and 8,192 far levels per side.
     fn default() -> BookConfig {
-        BookConfig { window_ticks: 1 << 16, far_capacity: 8192 }
+        BookConfig { window_ticks: 1 << 18, far_capacity: 8192 }
     }
 }
 

@@ -104,7 +104,7 @@ fn random_updates_within_capacity_do_not_allocate() {
         let r = rnd();
         let side = if r & 1 == 0 { Side::Buy } else { Side::Sell };
         let dist = match (r >> 1) % 10 {
-            0 => ((r >> 8) % 2_000) as i64 * 97, // far: beyond the 65,536-tick window
+            0 => ((r >> 8) % 2_000) as i64 * 400, // mostly far: beyond the default window
             1..=3 => ((r >> 8) % 2_000) as i64,
             _ => ((r >> 8) % 50) as i64,
         };
@@ -163,75 +163,95 @@ fn assert_same(book: &Book, r: &RefBook, ctx: &str) {
     }
 }
 
+/// The default window, and a 2^10-tick one (10.24 USDT at a 0.01 tick) under which the real
+/// feeds re-centre often and keep thousands of levels in the far store.
+const REAL_DATA_CONFIGS: [BookConfig; 2] = [
+    BookConfig { window_ticks: 1 << 18, far_capacity: 8192 },
+    BookConfig { window_ticks: 1 << 10, far_capacity: 8192 },
+];
+
 #[test]
 fn real_recordings_match_reference_without_allocating() {
     let Some(dir) = common::data_dir() else { return };
+    assert_eq!(REAL_DATA_CONFIGS[0], BookConfig::default());
     for symbol in ["btcusdt", "ethusdt"] {
         let rec = common::load(&dir, symbol);
         assert_eq!(rec.breaks, 0, "{symbol}: sequence breaks");
         assert!(rec.n_messages > 6_000, "{symbol}: {} messages", rec.n_messages);
-        let mut book = Book::new(BookConfig::default());
-        let mut r = RefBook::new();
-        book.clear();
-        for u in &rec.snapshot {
-            book.apply(u).unwrap();
+        for config in REAL_DATA_CONFIGS {
+            replay_and_compare(&rec, config);
+        }
+    }
+}
+
+fn replay_and_compare(rec: &common::Recording, config: BookConfig) {
+    let symbol = rec.symbol;
+    let mut book = Book::new(config);
+    let mut r = RefBook::new();
+    book.clear();
+    for u in &rec.snapshot {
+        book.apply(u).unwrap();
+        r.apply(u).unwrap();
+    }
+    assert_eq!(book.level_count(Side::Buy), 1000);
+    assert!(book.levels(Side::Buy).eq(r.levels(Side::Buy)));
+    assert!(book.levels(Side::Sell).eq(r.levels(Side::Sell)));
+    assert_same(&book, &r, "snapshot");
+    let mut top = [Level::default(); 10];
+    let mut allocs = 0;
+    let (mut with_ticker, mut ticker_matches) = (0usize, 0usize);
+    assert_eq!(rec.msg_ids.len(), rec.messages().count());
+    for (i, (msg, &(first, last))) in rec.messages().zip(&rec.msg_ids).enumerate() {
+        let (acc, n) = count(|| {
+            for u in msg {
+                book.apply(u).unwrap();
+            }
+            reads(&book, &mut top)
+        });
+        assert_ne!(acc, 0);
+        allocs += n;
+        for u in msg {
             r.apply(u).unwrap();
         }
-        assert_eq!(book.level_count(Side::Buy), 1000);
-        assert!(book.levels(Side::Buy).eq(r.levels(Side::Buy)));
-        assert!(book.levels(Side::Sell).eq(r.levels(Side::Sell)));
-        assert_same(&book, &r, "snapshot");
-        let mut top = [Level::default(); 10];
-        let mut allocs = 0;
-        let (mut with_ticker, mut ticker_matches) = (0usize, 0usize);
-        assert_eq!(rec.msg_ids.len(), rec.messages().count());
-        for (i, (msg, &(first, last))) in rec.messages().zip(&rec.msg_ids).enumerate() {
-            let (acc, n) = count(|| {
-                for u in msg {
-                    book.apply(u).unwrap();
-                }
-                reads(&book, &mut top)
-            });
-            assert_ne!(acc, 0);
-            allocs += n;
-            for u in msg {
-                r.apply(u).unwrap();
-            }
-            let ctx = format!("{symbol} message {i} (u={})", msg[0].update_id);
-            assert_same(&book, &r, &ctx);
-            assert_eq!(book.cross_state(), CrossState::Normal, "{ctx}");
-            // Golden: the venue's own best bid/offer at the end of this diff.
-            if let Some(t) = rec.ticker_in(first, last) {
-                with_ticker += 1;
-                let bid = book.best_bid().map(|l| (l.px, l.qty));
-                let ask = book.best_ask().map(|l| (l.px, l.qty));
-                ticker_matches += usize::from(bid == Some(t.bid) && ask == Some(t.ask));
-            }
-            if i % 500 == 0 {
-                assert!(book.levels(Side::Buy).eq(r.levels(Side::Buy)), "{ctx}");
-                assert!(book.levels(Side::Sell).eq(r.levels(Side::Sell)), "{ctx}");
-            }
+        let ctx = format!("{symbol} message {i} (u={})", msg[0].update_id);
+        assert_same(&book, &r, &ctx);
+        assert_eq!(book.cross_state(), CrossState::Normal, "{ctx}");
+        // Golden: the venue's own best bid/offer at the end of this diff.
+        if let Some(t) = rec.ticker_in(first, last) {
+            with_ticker += 1;
+            let bid = book.best_bid().map(|l| (l.px, l.qty));
+            let ask = book.best_ask().map(|l| (l.px, l.qty));
+            ticker_matches += usize::from(bid == Some(t.bid) && ask == Some(t.ask));
         }
-        assert!(book.levels(Side::Buy).eq(r.levels(Side::Buy)));
-        assert!(book.levels(Side::Sell).eq(r.levels(Side::Sell)));
-        let stats = book.stats();
-        println!(
-            "{symbol}: {} messages, {} level updates, {} sizes off the lot grid, {} levels now, \
-             {stats:?}",
-            rec.n_messages,
-            rec.diffs.len(),
-            rec.off_lot_qty,
-            book.level_count(Side::Buy) + book.level_count(Side::Sell)
-        );
-        println!(
-            "{symbol}: best bid/ask equal bookTicker after {ticker_matches} of {with_ticker} diffs"
-        );
-        assert!(with_ticker > 1_000, "{symbol}: only {with_ticker} diffs with a bookTicker");
-        assert!(
-            ticker_matches * 1000 >= with_ticker * 999,
-            "{symbol}: book matched bookTicker for {ticker_matches} of {with_ticker} diffs"
-        );
-        assert_eq!(allocs, 0, "{symbol}: allocations while replaying");
-        assert_eq!(stats.far_grows, 0);
+        if i % 500 == 0 {
+            assert!(book.levels(Side::Buy).eq(r.levels(Side::Buy)), "{ctx}");
+            assert!(book.levels(Side::Sell).eq(r.levels(Side::Sell)), "{ctx}");
+        }
+    }
+    assert!(book.levels(Side::Buy).eq(r.levels(Side::Buy)));
+    assert!(book.levels(Side::Sell).eq(r.levels(Side::Sell)));
+    let stats = book.stats();
+    println!(
+        "{symbol} (window {}): {} messages, {} level updates, {} sizes off the lot grid, {} \
+         levels now, {stats:?}",
+        config.window_ticks,
+        rec.n_messages,
+        rec.diffs.len(),
+        rec.off_lot_qty,
+        book.level_count(Side::Buy) + book.level_count(Side::Sell)
+    );
+    println!(
+        "{symbol}: best bid/ask equal bookTicker after {ticker_matches} of {with_ticker} diffs"
+    );
+    assert!(with_ticker > 1_000, "{symbol}: only {with_ticker} diffs with a bookTicker");
+    assert!(
+        ticker_matches * 1000 >= with_ticker * 999,
+        "{symbol}: book matched bookTicker for {ticker_matches} of {with_ticker} diffs"
+    );
+    assert_eq!(allocs, 0, "{symbol}: allocations while replaying");
+    assert_eq!(stats.far_grows, 0);
+    if config.window_ticks < 1 << 16 {
+        // The small window: the far store and re-centring are exercised on real data.
+        assert!(stats.recentres > 10 && stats.far_updates > 10_000, "{symbol}: {stats:?}");
     }
 }

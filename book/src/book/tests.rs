@@ -185,14 +185,18 @@ fn market_moves_recentre_and_migrate() {
 
 #[test]
 fn far_growth_is_counted_not_dropped() {
-    let mut book = small(); // far capacity 4
+    // Far capacity 4: the reservation is whole blocks (3 of 64 slots here), so it takes a few
+    // hundred far levels to outgrow it.
+    let mut book = small();
     set(&mut book, B, 100_000, 1);
-    for i in 0..10 {
-        set(&mut book, B, 1_000 + i * 100, 1);
+    for i in 0..1_000 {
+        set(&mut book, B, 1_000 + i * 50, i + 1);
     }
-    assert_eq!(book.level_count(B), 11);
-    assert_eq!(book.stats().far_levels, 10);
+    assert_eq!(book.level_count(B), 1_001);
+    assert_eq!(book.stats().far_levels, 1_000);
     assert!(book.stats().far_grows >= 1);
+    assert_eq!(book.qty_at(B, Px(1_000 + 999 * 50)), Qty(1_000));
+    assert_eq!(levels(&book, B).last(), Some(&(1_000, 1)));
 }
 
 #[test]
@@ -321,8 +325,9 @@ fn big_snapshot_spanning_thousands_of_dollars() {
     let mut book = Book::default();
     let mut reference = RefBook::new();
     let mid = 6_000_000i64;
+    let gap = |i: i64| if i < 900 { i * 3 } else { 2_700 + (i - 900) * 5_000 };
     for i in 0..1000i64 {
-        let gap = if i < 900 { i * 3 } else { 2_700 + (i - 900) * 5_000 };
+        let gap = gap(i);
         for (side, px) in [(B, mid - 1 - gap), (S, mid + 1 + gap)] {
             book.set(side, Px(px), Qty(i + 1)).unwrap();
             reference.set(side, Px(px), Qty(i + 1)).unwrap();
@@ -333,8 +338,12 @@ fn big_snapshot_spanning_thousands_of_dollars() {
         assert_eq!(book.level_count(side), 1000);
         assert!(book.levels(side).eq(reference.levels(side)));
     }
-    // 3/4 of the 2^16 window is behind the touch: levels 900..=909 fit, 90 a side are far.
-    assert_eq!(book.stats().far_levels, 2 * 90);
+    // 3/4 of the window is behind the touch; the levels deeper than that are far (61 a side
+    // with the default 2^18-tick window).
+    let behind = i64::from(book.config().window_ticks) * 3 / 4;
+    let far = (0..1000).filter(|&i| gap(i) > behind).count() as u64;
+    assert!(far > 0);
+    assert_eq!(book.stats().far_levels, 2 * far);
     assert_eq!(book.stats().far_grows, 0);
     assert_eq!(book.market_fill(B, Qty(1_000_000)), reference.market_fill(B, Qty(1_000_000)));
 }
@@ -360,7 +369,7 @@ fn long_random_walk_matches_reference() {
         let r64 = state.wrapping_mul(0x2545_f491_4f6c_dd1d);
         let side = if r64 & 1 == 0 { B } else { S };
         let dist = match (r64 >> 1) % 10 {
-            0 => ((r64 >> 8) % 2_000) as i64 * 97,
+            0 => ((r64 >> 8) % 2_000) as i64 * 400,
             1..=3 => ((r64 >> 8) % 2_000) as i64,
             _ => ((r64 >> 8) % 50) as i64,
         };
