@@ -11,6 +11,12 @@
 //!   continuous journal (the plain append stream crosses several segment rolls), and the
 //!   `Instant::now` pair overhead that every figure includes.
 //!
+//! Durable figures are the device's `msync` + watermark `fdatasync` round trips. On the shared
+//! 2-core Firecracker VM used for BENCHMARKS.md, a thread blocked in I/O on an otherwise idle
+//! vCPU is often woken only at the next 4 ms tick, so `append_durable` shows 4/8 ms modes; keep a
+//! CPU busy beside the bench (as the trading process's spinning threads do) to measure the
+//! device: `sh -c 'while :; do :; done' & cargo bench ... journal_latency/append_durable`.
+//!
 //! Payloads: `64B` is a fixed 64-byte payload (96-byte records). `market` is the codec's real
 //! encoding (`codec::encode_market`) of a market-data mix: 70 % `LevelUpdate` (45-byte payload,
 //! 80-byte record), 25 % `Trade` (44 B, 72 B), 5 % `Bbo` (59 B, 88 B).
