@@ -21,6 +21,10 @@ pub enum IoOp {
     MapSegment,
     /// `msync` of a segment.
     Msync,
+    /// `fdatasync` of a rolled segment whose mapping was released before it was synced.
+    Fdatasync,
+    /// `fsync` of the journal directory after a new segment got its name.
+    SyncDir,
     /// Writing or `fdatasync` of the durable watermark file.
     Watermark,
 }

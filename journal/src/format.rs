@@ -181,12 +181,44 @@ impl RecordHeader {
     }
 }
 
-/// CRC-32C of `salt ‖ header bytes 4..24 ‖ payload`.
+/// A segment's salt together with the CRC-32C state after it, so each record CRC is a single
+/// `crc32c_append` over the record's contiguous bytes `4..24+p` (header then payload).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Salt {
+    value: u64,
+    seed: u32,
+}
+
+impl Salt {
+    /// The salt `value` (segment header field) and its precomputed CRC state.
+    #[inline]
+    pub fn new(value: u64) -> Salt {
+        Salt { value, seed: crc32c::crc32c(&value.to_le_bytes()) }
+    }
+
+    /// The salt as stored in the segment header.
+    #[inline]
+    pub fn value(self) -> u64 {
+        self.value
+    }
+
+    /// CRC-32C of `salt ‖ bytes`, where `bytes` are record bytes `4..24+p` (header then payload).
+    #[inline]
+    pub fn crc_of_body(self, bytes: &[u8]) -> u32 {
+        crc32c::crc32c_append(self.seed, bytes)
+    }
+}
+
+impl From<u64> for Salt {
+    fn from(value: u64) -> Salt {
+        Salt::new(value)
+    }
+}
+
+/// CRC-32C of `salt ‖ header bytes 4..24 ‖ payload` (the record CRC, FORMAT.md §3).
 #[inline]
-pub fn record_crc(salt: u64, header: &[u8], payload: &[u8]) -> u32 {
-    let c = crc32c::crc32c(&salt.to_le_bytes());
-    let c = crc32c::crc32c_append(c, header);
-    crc32c::crc32c_append(c, payload)
+pub fn record_crc(salt: Salt, header: &[u8], payload: &[u8]) -> u32 {
+    crc32c::crc32c_append(salt.crc_of_body(header), payload)
 }
 
 /// Little-endian u16 at `off` (caller guarantees bounds).
@@ -238,6 +270,18 @@ mod tests {
         assert_eq!(parse_segment_file_name(&segment_file_name(987_654)), Some(987_654));
         assert_eq!(parse_segment_file_name("x.jseg"), None);
         assert_eq!(parse_segment_file_name("00000000000000000001.tmp"), None);
+    }
+
+    #[test]
+    fn salted_crc_is_one_pass_over_header_and_payload() {
+        let salt = Salt::new(0x0123_4567_89AB_CDEF);
+        let mut all = salt.value().to_le_bytes().to_vec();
+        all.extend_from_slice(&[1u8; 20]);
+        all.extend_from_slice(b"payload");
+        let mut body = [1u8; 20].to_vec();
+        body.extend_from_slice(b"payload");
+        assert_eq!(salt.crc_of_body(&body), crc32c::crc32c(&all));
+        assert_eq!(record_crc(salt, &[1u8; 20], b"payload"), crc32c::crc32c(&all));
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! [`Mapping`] wraps a [`memmap2::MmapRaw`] (which never creates Rust references itself) and
 //! exposes exactly four operations: acquire-load and release-store of a `len_flags` word through
 //! [`AtomicU32::from_ptr`], a bounds-checked copy into the mapping, and a bounds-checked shared
-//! slice of committed bytes.
+//! slice of committed bytes. [`Populator`] (safe code only) lets the writer's background thread
+//! pre-fault pages of the same mapping with `madvise(MADV_POPULATE_WRITE)`, which maps pages
+//! writable without reading or writing their contents.
 //!
 //! Soundness rests on the journal invariants stated in `journal/FORMAT.md` ("Concurrency"):
 //! one writer per journal directory (an exclusive `LOCK` file lock), `len_flags` words touched
@@ -17,16 +19,18 @@
 
 use std::fs::File;
 use std::io;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use memmap2::{MmapOptions, MmapRaw};
+use memmap2::{Advice, MmapOptions, MmapRaw};
 
 use crate::protocol::RecordBuf;
 
-/// A shared mapping of a whole segment file.
+/// A shared mapping of a whole segment file. The address range stays mapped while the
+/// `Mapping` or any [`Populator`] of it is alive.
 #[derive(Debug)]
 pub struct Mapping {
-    raw: MmapRaw,
+    raw: Arc<MmapRaw>,
     writable: bool,
 }
 
@@ -34,13 +38,18 @@ impl Mapping {
     /// Maps all of `file` read-write (`MAP_SHARED`).
     pub fn map_rw(file: &File) -> io::Result<Mapping> {
         let raw = MmapOptions::new().map_raw(file)?;
-        Ok(Mapping { raw, writable: true })
+        Ok(Mapping { raw: Arc::new(raw), writable: true })
     }
 
     /// Maps all of `file` read-only (`MAP_SHARED`).
     pub fn map_ro(file: &File) -> io::Result<Mapping> {
         let raw = MmapOptions::new().map_raw_read_only(file)?;
-        Ok(Mapping { raw, writable: false })
+        Ok(Mapping { raw: Arc::new(raw), writable: false })
+    }
+
+    /// A handle that pre-faults pages of this (writable) mapping from another thread.
+    pub fn populator(&self) -> Populator {
+        Populator { raw: Arc::clone(&self.raw) }
     }
 
     /// Length of the mapping in bytes.
@@ -99,6 +108,37 @@ impl Mapping {
         }
         self.check(off, len);
         self.raw.flush_range(off, len)
+    }
+}
+
+/// Pre-faults pages of a writable [`Mapping`], typically from the writer's background thread, so
+/// the writer's first store to a page does not take a page fault. Only `madvise` is called: the
+/// contents are neither read nor written, so no synchronisation with the writer is needed.
+#[derive(Clone, Debug)]
+pub struct Populator {
+    raw: Arc<MmapRaw>,
+}
+
+impl Populator {
+    /// Length of the mapping in bytes.
+    pub fn len(&self) -> usize {
+        self.raw.len()
+    }
+
+    /// True when the mapping is empty.
+    pub fn is_empty(&self) -> bool {
+        self.raw.len() == 0
+    }
+
+    /// `madvise(MADV_POPULATE_WRITE)` over `len` bytes at `off` (clamped to the mapping): the
+    /// pages are allocated in the page cache (zero-filled for preallocated extents) and mapped
+    /// writable. Fails with `EINVAL` on kernels before 5.14.
+    pub fn populate_write(&self, off: usize, len: usize) -> io::Result<()> {
+        let end = off.saturating_add(len).min(self.raw.len());
+        if off >= end {
+            return Ok(());
+        }
+        self.raw.advise_range(Advice::PopulateWrite, off, end - off)
     }
 }
 
@@ -177,6 +217,22 @@ mod tests {
         let ro = Mapping::map_ro(&f).expect("map ro");
         assert_eq!(ro.load_len_flags(8), 0xABCD_0123);
         assert!(!ro.is_empty());
+    }
+
+    #[test]
+    fn populate_write_leaves_contents_alone_and_outlives_the_mapping() {
+        let (_d, f) = file(4 * 4096);
+        let m = Mapping::map_rw(&f).expect("map");
+        m.write_bytes(5000, b"kept");
+        let p = m.populator();
+        assert_eq!(p.len(), 4 * 4096);
+        assert!(!p.is_empty());
+        p.populate_write(0, 1 << 20).expect("populate (clamped)");
+        p.populate_write(1 << 20, 10).expect("past the end: nothing to do");
+        assert_eq!(m.bytes(5000, 4), b"kept");
+        assert_eq!(m.bytes(0, 8), &[0; 8]);
+        drop(m);
+        p.populate_write(0, 4096).expect("mapping still alive through the populator");
     }
 
     #[test]

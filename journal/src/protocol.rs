@@ -9,7 +9,7 @@
 
 use crate::format::{
     CRC_LEN, FLAG_IN_PROGRESS, FLAG_META, LEN_MASK, META_TYPE_MIN, RECORD_HEADER_LEN,
-    RECORD_OVERHEAD, RecordHeader, align_up, record_crc,
+    RECORD_OVERHEAD, RecordHeader, Salt, align_up,
 };
 
 /// A byte buffer the protocol can publish records into and probe them from.
@@ -104,19 +104,21 @@ pub fn begin<B: RecordBuf + ?Sized>(buf: &B, off: usize, payload_len: usize, met
 }
 
 /// Step 2: write header, payload, CRC and zero padding of the record at `off`.
+///
+/// The CRC is one pass over the record bytes `4..24+p` as just written (header then payload
+/// are contiguous), seeded with the segment's salt ([`Salt::crc_of_body`]).
 #[inline]
 pub fn write_body<B: RecordBuf + ?Sized>(
     buf: &B,
     off: usize,
     header: &RecordHeader,
     payload: &[u8],
-    salt: u64,
+    salt: Salt,
 ) {
-    let hb = header.encode();
-    buf.write_bytes(off + 4, &hb);
+    buf.write_bytes(off + 4, &header.encode());
     buf.write_bytes(off + RECORD_HEADER_LEN, payload);
-    let crc = record_crc(salt, &hb, payload);
     let len = RECORD_OVERHEAD + payload.len();
+    let crc = buf.with_bytes(off + 4, len - 4 - CRC_LEN, |b| salt.crc_of_body(b));
     let mut tail = [0u8; CRC_LEN + 7];
     tail[..CRC_LEN].copy_from_slice(&crc.to_le_bytes());
     let tail_len = align_up(len) - len + CRC_LEN;
@@ -136,7 +138,7 @@ pub fn publish<B: RecordBuf + ?Sized>(
     off: usize,
     header: &RecordHeader,
     payload: &[u8],
-    salt: u64,
+    salt: Salt,
     meta: bool,
 ) -> usize {
     begin(buf, off, payload.len(), meta);
@@ -155,46 +157,71 @@ fn len_flags(payload_len: usize, meta: bool) -> u32 {
 /// Reads the record at `off` (8-aligned) and validates length, flags, type, CRC and padding.
 /// Seq continuity is the caller's check.
 #[inline]
-pub fn probe<B: RecordBuf + ?Sized>(buf: &B, off: usize, salt: u64) -> Probe {
+pub fn probe<B: RecordBuf + ?Sized>(buf: &B, off: usize, salt: Salt) -> Probe {
+    match frame_extent(buf, off) {
+        Ok(e) => buf.with_bytes(off + 4, e.present - 4, |b| validate_body(b, e.len, e.meta, salt)),
+        Err(p) => p,
+    }
+}
+
+/// Where a record's bytes lie, from its `len_flags` alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Extent {
+    /// `len` from `len_flags`: header + payload + CRC.
+    pub len: usize,
+    /// Bytes present in the buffer: `align8(len)`, or less when the buffer ends first.
+    pub present: usize,
+    /// The metadata flag.
+    pub meta: bool,
+}
+
+/// Step one of [`probe`]: acquire-loads `len_flags` at `off` and checks the length against the
+/// buffer. `Err` carries the final answer (end of buffer, empty, in progress, bad length).
+#[inline]
+pub fn frame_extent<B: RecordBuf + ?Sized>(buf: &B, off: usize) -> Result<Extent, Probe> {
     let cap = buf.capacity();
     if off + 4 > cap {
-        return Probe::EndOfBuffer;
+        return Err(Probe::EndOfBuffer);
     }
     let lf = buf.load_len_flags(off);
     if lf == 0 {
-        return Probe::Empty;
+        return Err(Probe::Empty);
     }
     if lf & FLAG_IN_PROGRESS != 0 {
-        return Probe::InProgress;
+        return Err(Probe::InProgress);
     }
     let len = (lf & LEN_MASK) as usize;
     if len < RECORD_OVERHEAD || len > cap - off {
-        return Probe::Invalid(InvalidReason::BadLength);
+        return Err(Probe::Invalid(InvalidReason::BadLength));
     }
     // Padding past the end of a (truncated) buffer is absent; the record is still complete.
-    let present = align_up(len).min(cap - off);
-    let meta = lf & FLAG_META != 0;
-    buf.with_bytes(off + 4, present - 4, |b| validate_body(b, len, meta, salt))
+    Ok(Extent { len, present: align_up(len).min(cap - off), meta: lf & FLAG_META != 0 })
 }
 
-/// Validates `b` = record bytes 4..aligned_len (padding possibly cut short by the buffer end).
+/// Validates `b` = record bytes `4..aligned_len` (padding possibly cut short by the buffer end)
+/// of a record whose `len_flags` announced `len` bytes (`RECORD_OVERHEAD ≤ len`,
+/// `len - 4 ≤ b.len()`) and the metadata flag `meta`: CRC (one pass), padding, type/flag
+/// agreement. On success the payload is `b[RECORD_HEADER_LEN - 4..][..payload_len]`.
 #[inline]
-fn validate_body(b: &[u8], len: usize, meta: bool, salt: u64) -> Probe {
-    let hdr_bytes: &[u8; RECORD_HEADER_LEN - 4] = match b[..RECORD_HEADER_LEN - 4].try_into() {
-        Ok(h) => h,
-        Err(_) => return Probe::Invalid(InvalidReason::BadLength),
-    };
-    let header = RecordHeader::decode(hdr_bytes);
-    let payload_len = len - RECORD_OVERHEAD;
+pub fn validate_body(b: &[u8], len: usize, meta: bool, salt: Salt) -> Probe {
     let body_end = len - 4; // relative to b (which starts at record byte 4)
-    let payload = &b[RECORD_HEADER_LEN - 4..body_end - CRC_LEN];
-    let stored = crate::format::le_u32(b, body_end - CRC_LEN);
-    if record_crc(salt, hdr_bytes, payload) != stored {
+    let (Some(body), Some(stored), Some(padding)) =
+        (b.get(..body_end - CRC_LEN), b.get(body_end - CRC_LEN..body_end), b.get(body_end..))
+    else {
+        return Probe::Invalid(InvalidReason::BadLength);
+    };
+    let Ok(hdr_bytes) = <&[u8; RECORD_HEADER_LEN - 4]>::try_from(&body[..RECORD_HEADER_LEN - 4])
+    else {
+        return Probe::Invalid(InvalidReason::BadLength);
+    };
+    if salt.crc_of_body(body).to_le_bytes() != stored {
         return Probe::Invalid(InvalidReason::BadChecksum);
     }
-    if b[body_end..].iter().any(|&x| x != 0) {
+    if padding.iter().any(|&x| x != 0) {
         return Probe::Invalid(InvalidReason::BadPadding);
     }
+    let header = RecordHeader::decode(hdr_bytes);
+    let payload_len = len - RECORD_OVERHEAD;
     let is_meta_type = header.record_type >= META_TYPE_MIN;
     if meta != is_meta_type || (meta && payload_len != 0) {
         return Probe::Invalid(InvalidReason::BadType);
@@ -237,9 +264,9 @@ mod tests {
     fn publish_then_probe() {
         let b = buf(256);
         let h = RecordHeader { record_type: 3, ver: 1, seq: 1, ts_ns: 10 };
-        let n = publish(&b, 0, &h, b"hello", 7, false);
+        let n = publish(&b, 0, &h, b"hello", Salt::new(7), false);
         assert_eq!(n, 40);
-        match probe(&b, 0, 7) {
+        match probe(&b, 0, Salt::new(7)) {
             Probe::Data(f) => {
                 assert_eq!(f.header, h);
                 assert_eq!(f.payload_len, 5);
@@ -247,10 +274,10 @@ mod tests {
             }
             p => panic!("unexpected {p:?}"),
         }
-        assert_eq!(probe(&b, 40, 7), Probe::Empty);
+        assert_eq!(probe(&b, 40, Salt::new(7)), Probe::Empty);
         // Wrong salt: stale bytes from another incarnation never validate.
-        assert_eq!(probe(&b, 0, 8), Probe::Invalid(InvalidReason::BadChecksum));
-        assert_eq!(probe(&b, 254, 7), Probe::EndOfBuffer);
+        assert_eq!(probe(&b, 0, Salt::new(8)), Probe::Invalid(InvalidReason::BadChecksum));
+        assert_eq!(probe(&b, 254, Salt::new(7)), Probe::EndOfBuffer);
     }
 
     #[test]
@@ -258,36 +285,36 @@ mod tests {
         let b = buf(64);
         let h = RecordHeader { record_type: 3, ver: 1, seq: 1, ts_ns: 10 };
         begin(&b, 0, 4, false);
-        assert_eq!(probe(&b, 0, 1), Probe::InProgress);
-        write_body(&b, 0, &h, b"abcd", 1);
-        assert_eq!(probe(&b, 0, 1), Probe::InProgress);
+        assert_eq!(probe(&b, 0, Salt::new(1)), Probe::InProgress);
+        write_body(&b, 0, &h, b"abcd", Salt::new(1));
+        assert_eq!(probe(&b, 0, Salt::new(1)), Probe::InProgress);
         commit(&b, 0, 4, false);
-        assert!(matches!(probe(&b, 0, 1), Probe::Data(_)));
+        assert!(matches!(probe(&b, 0, Salt::new(1)), Probe::Data(_)));
     }
 
     #[test]
     fn meta_type_and_flag_must_agree() {
         let b = buf(64);
         let h = RecordHeader { record_type: 3, ver: 0, seq: 1, ts_ns: 0 };
-        publish(&b, 0, &h, b"", 1, true);
-        assert_eq!(probe(&b, 0, 1), Probe::Invalid(InvalidReason::BadType));
+        publish(&b, 0, &h, b"", Salt::new(1), true);
+        assert_eq!(probe(&b, 0, Salt::new(1)), Probe::Invalid(InvalidReason::BadType));
         let h = RecordHeader { record_type: crate::format::META_SEAL, ..h };
-        publish(&b, 0, &h, b"", 1, true);
-        assert!(matches!(probe(&b, 0, 1), Probe::Meta(_)));
-        publish(&b, 0, &h, b"", 1, false);
-        assert_eq!(probe(&b, 0, 1), Probe::Invalid(InvalidReason::BadType));
+        publish(&b, 0, &h, b"", Salt::new(1), true);
+        assert!(matches!(probe(&b, 0, Salt::new(1)), Probe::Meta(_)));
+        publish(&b, 0, &h, b"", Salt::new(1), false);
+        assert_eq!(probe(&b, 0, Salt::new(1)), Probe::Invalid(InvalidReason::BadType));
     }
 
     #[test]
     fn padding_and_length_checked() {
         let b = buf(64);
         let h = RecordHeader { record_type: 3, ver: 0, seq: 1, ts_ns: 0 };
-        publish(&b, 0, &h, b"x", 1, false); // len 29, padded to 32
+        publish(&b, 0, &h, b"x", Salt::new(1), false); // len 29, padded to 32
         b.0.borrow_mut()[30] = 1;
-        assert_eq!(probe(&b, 0, 1), Probe::Invalid(InvalidReason::BadPadding));
+        assert_eq!(probe(&b, 0, Salt::new(1)), Probe::Invalid(InvalidReason::BadPadding));
         b.store_len_flags(0, 1000);
-        assert_eq!(probe(&b, 0, 1), Probe::Invalid(InvalidReason::BadLength));
+        assert_eq!(probe(&b, 0, Salt::new(1)), Probe::Invalid(InvalidReason::BadLength));
         b.store_len_flags(0, 5);
-        assert_eq!(probe(&b, 0, 1), Probe::Invalid(InvalidReason::BadLength));
+        assert_eq!(probe(&b, 0, Salt::new(1)), Probe::Invalid(InvalidReason::BadLength));
     }
 }

@@ -4,9 +4,11 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use crate::error::{ReadError, ReaderOpenError};
-use crate::format::{META_END_OF_DATA, SEGMENT_HEADER_LEN, SegmentHeader, segment_file_name};
+use crate::format::{
+    META_END_OF_DATA, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN, Salt, SegmentHeader, segment_file_name,
+};
 use crate::mmap::Mapping;
-use crate::protocol::{Frame, InvalidReason, Probe, probe};
+use crate::protocol::{Frame, InvalidReason, Probe, frame_extent, validate_body};
 use crate::segment::{self, SegmentEntry};
 
 /// How far past a zero `len_flags` [`Reader`] looks for valid records (corruption detection).
@@ -31,11 +33,13 @@ pub struct Record<'a> {
 struct OpenSegment {
     path: PathBuf,
     header: SegmentHeader,
+    salt: Salt,
     map: Mapping,
     off: usize,
 }
 
 impl OpenSegment {
+    /// Opens and maps a segment.
     fn open(path: &Path) -> Result<OpenSegment, String> {
         let file = File::open(path).map_err(|e| e.to_string())?;
         let header =
@@ -44,9 +48,27 @@ impl OpenSegment {
         if map.len() < SEGMENT_HEADER_LEN {
             return Err("segment shorter than its header".into());
         }
-        Ok(OpenSegment { path: path.to_path_buf(), header, map, off: SEGMENT_HEADER_LEN })
+        Ok(OpenSegment {
+            path: path.to_path_buf(),
+            salt: Salt::new(header.salt),
+            header,
+            map,
+            off: SEGMENT_HEADER_LEN,
+        })
     }
 
+    /// Validates the record at `off` in one pass (length, CRC, padding, type).
+    #[inline]
+    fn probe(&self, off: usize) -> Probe {
+        match frame_extent(&self.map, off) {
+            Ok(e) => {
+                validate_body(self.map.bytes(off + 4, e.present - 4), e.len, e.meta, self.salt)
+            }
+            Err(p) => p,
+        }
+    }
+
+    /// The data record `f` found at `off` by [`OpenSegment::probe`], borrowed from the mapping.
     #[inline]
     fn record(&self, off: usize, f: &Frame) -> Record<'_> {
         Record {
@@ -54,7 +76,7 @@ impl OpenSegment {
             record_type: f.header.record_type,
             ver: f.header.ver,
             ts_ns: f.header.ts_ns,
-            payload: self.map.bytes(off + Frame::PAYLOAD_OFFSET, f.payload_len),
+            payload: self.map.bytes(off + RECORD_HEADER_LEN, f.payload_len),
         }
     }
 }
@@ -129,7 +151,7 @@ impl Reader {
                 return Some(Err(ReadError::SeqGap { expected, found }));
             }
             let off = seg.off;
-            let bad = match probe(&seg.map, off, seg.header.salt) {
+            let bad = match seg.probe(off) {
                 Probe::Data(f) if f.header.seq == expected => {
                     seg.off += f.aligned_len;
                     self.expected_seq = Some(expected + 1);
@@ -264,7 +286,7 @@ impl Tailer {
             }
             let seg = self.cur.as_mut()?;
             let off = seg.off;
-            match probe(&seg.map, off, seg.header.salt) {
+            match seg.probe(off) {
                 Probe::Data(f) if f.header.seq == self.next_seq => {
                     seg.off += f.aligned_len;
                     self.next_seq += 1;
@@ -288,10 +310,7 @@ impl Tailer {
                     }
                     // The writer created the next segment; re-check once, then the valid
                     // prefix of this one is final.
-                    if matches!(
-                        probe(&seg.map, off, seg.header.salt),
-                        Probe::Empty | Probe::EndOfBuffer
-                    ) {
+                    if matches!(seg.probe(off), Probe::Empty | Probe::EndOfBuffer) {
                         self.cur = None;
                     }
                 }

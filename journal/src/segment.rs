@@ -7,8 +7,9 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::{HaltReason, IoOp};
+use crate::fault::{self, FaultHook, FaultPoint};
 use crate::format::{
-    FORMAT_VERSION, META_END_OF_DATA, META_SEAL, SEGMENT_HEADER_LEN, SegmentHeader,
+    FORMAT_VERSION, META_END_OF_DATA, META_SEAL, SEGMENT_HEADER_LEN, Salt, SegmentHeader,
     parse_segment_file_name, segment_file_name,
 };
 use crate::mmap::Mapping;
@@ -61,10 +62,34 @@ pub struct Segment {
     pub path: PathBuf,
     /// Validated header.
     pub header: SegmentHeader,
+    /// The header's salt with its precomputed CRC state.
+    pub salt: Salt,
     /// The mapping of the whole file.
     pub map: Mapping,
     /// Kept open for `fdatasync` where needed.
     pub file: File,
+}
+
+impl Segment {
+    /// Wraps an opened, mapped segment whose header has been validated.
+    pub fn new(path: PathBuf, header: SegmentHeader, map: Mapping, file: File) -> Segment {
+        Segment { path, salt: Salt::new(header.salt), header, map, file }
+    }
+}
+
+/// The roll's free-space rule: refuse when fewer than `2 × segment_bytes` are free.
+pub fn check_space(
+    dir: &Path,
+    segment_bytes: u64,
+    hook: Option<&FaultHook>,
+) -> Result<(), HaltReason> {
+    let required_bytes = segment_bytes.saturating_mul(2);
+    let available_bytes =
+        if fault::fires(hook, FaultPoint::NoSpace) { 0 } else { available_bytes(dir)? };
+    if available_bytes < required_bytes {
+        return Err(HaltReason::InsufficientSpace { available_bytes, required_bytes });
+    }
+    Ok(())
 }
 
 /// Creates, preallocates, fsyncs and maps a new segment; refuses when free space is below
@@ -75,11 +100,19 @@ pub fn create_segment(
     segment_index: u64,
     segment_bytes: u64,
 ) -> Result<Segment, HaltReason> {
-    let required_bytes = segment_bytes.saturating_mul(2);
-    let available_bytes = available_bytes(dir)?;
-    if available_bytes < required_bytes {
-        return Err(HaltReason::InsufficientSpace { available_bytes, required_bytes });
-    }
+    create_segment_with(dir, base_seq, segment_index, segment_bytes, None)
+}
+
+/// [`create_segment`] with a fault hook ([`FaultPoint::NoSpace`],
+/// [`FaultPoint::SegmentSyncError`]).
+pub fn create_segment_with(
+    dir: &Path,
+    base_seq: u64,
+    segment_index: u64,
+    segment_bytes: u64,
+    hook: Option<&FaultHook>,
+) -> Result<Segment, HaltReason> {
+    check_space(dir, segment_bytes, hook)?;
     let name = segment_file_name(base_seq);
     let tmp = dir.join(format!("{name}.tmp"));
     let path = dir.join(&name);
@@ -99,11 +132,112 @@ pub fn create_segment(
         segment_index,
     };
     file.write_all_at(&header.encode(), 0).map_err(io_halt(IoOp::CreateSegment))?;
-    file.sync_all().map_err(io_halt(IoOp::CreateSegment))?;
+    fault::io(hook, FaultPoint::SegmentSyncError, || file.sync_all())
+        .map_err(io_halt(IoOp::CreateSegment))?;
     std::fs::rename(&tmp, &path).map_err(io_halt(IoOp::CreateSegment))?;
-    sync_dir(dir).map_err(io_halt(IoOp::CreateSegment))?;
+    fault::io(hook, FaultPoint::DirSyncError, || sync_dir(dir)).map_err(io_halt(IoOp::SyncDir))?;
     let map = Mapping::map_rw(&file).map_err(io_halt(IoOp::MapSegment))?;
-    Ok(Segment { path, header, map, file })
+    Ok(Segment::new(path, header, map, file))
+}
+
+/// Suffix of a spare segment file (a `*.jseg.tmp`, deleted by recovery like any other).
+pub const SPARE_SUFFIX: &str = ".spare.jseg.tmp";
+
+/// A segment file prepared ahead of a roll by the writer's background thread: preallocated to
+/// its full size, its first page written (zeros) so the header write needs no extent
+/// conversion, `fsync`ed, and mapped. It has no header and a temporary name until
+/// [`install_spare`] gives it both.
+#[derive(Debug)]
+pub struct Spare {
+    path: PathBuf,
+    map: Mapping,
+    file: File,
+}
+
+impl Spare {
+    /// The spare's mapping (to pre-fault its first pages before it is installed).
+    pub fn map(&self) -> &Mapping {
+        &self.map
+    }
+
+    /// Deletes the spare file (best effort: recovery deletes `*.jseg.tmp` files anyway).
+    pub fn discard(self) {
+        let Spare { path, map, file } = self;
+        drop(map);
+        drop(file);
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+/// Prepares a [`Spare`] named `<id>.spare.jseg.tmp` in `dir` (free-space rule included).
+pub fn create_spare(
+    dir: &Path,
+    id: u64,
+    segment_bytes: u64,
+    hook: Option<&FaultHook>,
+) -> Result<Spare, HaltReason> {
+    check_space(dir, segment_bytes, hook)?;
+    let path = dir.join(format!("{id:020}{SPARE_SUFFIX}"));
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&path)
+        .map_err(io_halt(IoOp::CreateSegment))?;
+    let prepared =
+        preallocate(&file, segment_bytes).map_err(io_halt(IoOp::Preallocate)).and_then(|()| {
+            let page = [0u8; 4096];
+            let n = (segment_bytes as usize).min(page.len());
+            file.write_all_at(&page[..n], 0).map_err(io_halt(IoOp::CreateSegment))?;
+            fault::io(hook, FaultPoint::SegmentSyncError, || file.sync_all())
+                .map_err(io_halt(IoOp::CreateSegment))?;
+            Mapping::map_rw(&file).map_err(io_halt(IoOp::MapSegment))
+        });
+    match prepared {
+        Ok(map) => Ok(Spare { path, map, file }),
+        Err(e) => {
+            let _ = std::fs::remove_file(&path);
+            Err(e)
+        }
+    }
+}
+
+/// Turns a [`Spare`] into the segment starting at `base_seq`: the free-space rule, then the
+/// header is written and `msync`ed, then the file is renamed to its final name. The directory
+/// `fsync` that makes the name durable is left to the caller (see FORMAT.md §5): until it has
+/// run, records in the segment are committed but must not be declared durable.
+pub fn install_spare(
+    dir: &Path,
+    spare: Spare,
+    base_seq: u64,
+    segment_index: u64,
+    segment_bytes: u64,
+    hook: Option<&FaultHook>,
+) -> Result<Segment, (HaltReason, Spare)> {
+    if let Err(e) = check_space(dir, segment_bytes, hook) {
+        return Err((e, spare));
+    }
+    let header = SegmentHeader {
+        version: FORMAT_VERSION,
+        base_seq,
+        salt: rand::random(),
+        segment_bytes,
+        segment_index,
+    };
+    spare.map.write_bytes(0, &header.encode());
+    let durable = fault::io(hook, FaultPoint::SegmentSyncError, || {
+        spare.map.flush_range(0, SEGMENT_HEADER_LEN)
+    });
+    if let Err(e) = durable {
+        return Err((HaltReason::io(IoOp::CreateSegment, &e), spare));
+    }
+    let path = dir.join(segment_file_name(base_seq));
+    if let Err(e) = std::fs::rename(&spare.path, &path) {
+        return Err((HaltReason::io(IoOp::CreateSegment, &e), spare));
+    }
+    let Spare { map, file, .. } = spare;
+    Ok(Segment::new(path, header, map, file))
 }
 
 /// Reserves `len` bytes of real blocks (`posix_fallocate`), falling back to writing zeros where
@@ -188,12 +322,13 @@ pub fn scan<B: RecordBuf + ?Sized>(
     header: &SegmentHeader,
     mut on_record: impl FnMut(usize, &Frame),
 ) -> Scan {
+    let salt = Salt::new(header.salt);
     let mut off = SEGMENT_HEADER_LEN;
     let mut expected = header.base_seq;
     let mut records = 0u64;
     let mut sealed = false;
     let bad = loop {
-        match probe(buf, off, header.salt) {
+        match probe(buf, off, salt) {
             Probe::EndOfBuffer => {
                 return finish(records, expected, off, ScanEnd::Full, sealed);
             }
@@ -266,9 +401,10 @@ pub fn max_valid_seq_in<B: RecordBuf + ?Sized>(
             }
         }
     });
+    let salt = Salt::new(header.salt);
     let mut max = None;
     for off in candidates {
-        if let Probe::Data(f) | Probe::Meta(f) = probe(buf, off, header.salt)
+        if let Probe::Data(f) | Probe::Meta(f) = probe(buf, off, salt)
             && (lo..hi).contains(&f.header.seq)
         {
             max = max.max(Some(f.header.seq));
@@ -314,7 +450,7 @@ mod tests {
         for i in 0..n {
             let rh = RecordHeader { record_type: 1, ver: 0, seq: h.base_seq + i, ts_ns: 0 };
             offs.push(off);
-            off += publish(b, off, &rh, &[i as u8; 13], h.salt, false);
+            off += publish(b, off, &rh, &[i as u8; 13], Salt::new(h.salt), false);
         }
         offs.push(off);
         offs
@@ -360,12 +496,12 @@ mod tests {
         let (b, h) = seg(1024);
         let offs = put(&b, &h, 2);
         let seal = RecordHeader { record_type: META_SEAL, ver: 0, seq: 11, ts_ns: 0 };
-        let n = publish(&b, offs[2], &seal, &[], h.salt, true);
+        let n = publish(&b, offs[2], &seal, &[], Salt::new(h.salt), true);
         let s = scan(&b, &h, |_, _| {});
         assert!(s.sealed);
         assert_eq!(s.end, ScanEnd::Clean);
         let eod = RecordHeader { record_type: META_END_OF_DATA, ..seal };
-        publish(&b, offs[2] + n, &eod, &[], h.salt, true);
+        publish(&b, offs[2] + n, &eod, &[], Salt::new(h.salt), true);
         let s = scan(&b, &h, |_, _| {});
         assert_eq!((s.records, s.end), (2, ScanEnd::EndOfData));
     }

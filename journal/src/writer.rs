@@ -1,88 +1,24 @@
-//! The single writer: open with recovery, append, roll, sync, seal.
+//! The single writer: append, roll, sync, seal. Opening and recovery live in `open.rs`.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use crate::error::{AppendError, HaltReason, IoOp, OpenError, SyncError};
-use crate::fault::{FaultHook, FaultPoint};
-use crate::format::RecordHeader;
+use crate::error::{AppendError, HaltReason, IoOp, SyncError};
+use crate::fault::{self, FaultHook, FaultPoint};
 use crate::format::{
-    META_END_OF_DATA, META_RECORD_LEN, META_SEAL, META_TYPE_MIN, RECORD_OVERHEAD,
+    META_END_OF_DATA, META_RECORD_LEN, META_SEAL, META_TYPE_MIN, RECORD_OVERHEAD, RecordHeader,
     SEGMENT_HEADER_LEN, SEGMENT_TAIL_RESERVE, align_up,
 };
-use crate::protocol::{self, InvalidReason};
-use crate::segment::{self, ScanEnd, Segment};
+use crate::mmap::Mapping;
+use crate::open::{JournalConfig, RecoveryReport};
+use crate::prepare::{BackgroundStats, Preparer, cursor_tag};
+use crate::protocol;
+use crate::segment::{self, Segment};
 use crate::watermark::Watermark;
 
-/// Name of the lock file that keeps a second writer out.
-pub const LOCK_FILE: &str = "LOCK";
-
-/// Journal configuration.
-#[derive(Clone, Debug)]
-#[non_exhaustive]
-pub struct JournalConfig {
-    /// Size of each segment file in bytes (multiple of 4096, at least 64 KiB, below 1 GiB).
-    pub segment_bytes: u64,
-    /// Crash-injection seam for tests; `None` in production.
-    pub fault_hook: Option<FaultHook>,
-}
-
-impl Default for JournalConfig {
-    fn default() -> Self {
-        JournalConfig { segment_bytes: 64 << 20, fault_hook: None }
-    }
-}
-
-impl JournalConfig {
-    /// Config with the given segment size.
-    pub fn with_segment_bytes(segment_bytes: u64) -> Self {
-        JournalConfig { segment_bytes, ..Default::default() }
-    }
-
-    /// Adds a fault hook.
-    pub fn with_fault_hook(mut self, hook: FaultHook) -> Self {
-        self.fault_hook = Some(hook);
-        self
-    }
-}
-
-/// A segment that recovery found corrupt and set aside (never truncated).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct QuarantinedSegment {
-    /// Segment file, left untouched; a `.quarantine` marker sits beside it.
-    pub path: PathBuf,
-    /// Offset of the first bad record.
-    pub offset: u64,
-    /// What is wrong with it.
-    pub reason: InvalidReason,
-    /// Last seq of the valid prefix before it.
-    pub last_good_seq: u64,
-    /// Highest seq among valid records after it (not delivered by readers).
-    pub max_seq_after: u64,
-}
-
-/// What [`Journal::open`] found and did.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct RecoveryReport {
-    /// Segment files found.
-    pub segments: usize,
-    /// Valid data records in the scanned (last) segment.
-    pub records: u64,
-    /// Last seq recovered (0 when the journal is empty).
-    pub last_seq: u64,
-    /// Persisted durable watermark.
-    pub durable_seq: u64,
-    /// Bytes of torn tail zeroed (in-progress, invalid or garbage bytes past the last record).
-    pub torn_tail_bytes: u64,
-    /// The last writer closed with [`Writer::seal`].
-    pub clean_shutdown: bool,
-    /// Segments set aside as corrupt.
-    pub quarantined: Vec<QuarantinedSegment>,
-}
-
-/// Entry point: `Journal::open(dir, config)` recovers the directory and returns its [`Writer`].
-#[derive(Debug)]
-pub struct Journal;
+/// Rolled segments whose written range is kept mapped until the next sync; beyond this many the
+/// oldest mapping is released and its file is `fdatasync`ed instead.
+const MAX_UNSYNCED_MAPPINGS: usize = 4;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
@@ -90,184 +26,116 @@ enum State {
     Halted(HaltReason),
 }
 
+/// Where recovery left the writer in its segment.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Position {
+    /// Next write offset.
+    pub(crate) off: usize,
+    /// The segment is finished (END_OF_DATA or full): roll before the next record.
+    pub(crate) ended: bool,
+    /// Seq of the next record.
+    pub(crate) next_seq: u64,
+}
+
+/// A rolled segment with committed bytes that no `msync` has covered yet.
+#[derive(Debug)]
+enum Unsynced {
+    /// Still mapped: `msync` of `from..to`.
+    Mapped { map: Mapping, path: PathBuf, from: usize, to: usize },
+    /// Mapping and descriptor released: `fdatasync` of the whole file, reopened by path.
+    Path(PathBuf),
+}
+
 /// The single writer of a journal directory.
 ///
-/// Once a segment is mapped, [`Writer::append`] performs no allocation and no system call; only a
-/// segment roll (every `segment_bytes`) and [`Writer::sync`] do I/O.
+/// [`Writer::append`] performs no allocation and no system call once the current segment is
+/// mapped: it writes the record into the shared mapping and publishes it with a release store
+/// (FORMAT.md §4). With [`JournalConfig::prefault_bytes`] non-zero (the default), a background
+/// thread keeps the pages ahead of the cursor mapped writable and prepares the next segment
+/// file, so an append does not page-fault either and a roll costs one header `msync` and a
+/// `rename`. Only a roll (every `segment_bytes`) and [`Writer::sync`] do I/O on the caller's
+/// thread.
 #[derive(Debug)]
 pub struct Writer {
-    dir: PathBuf,
-    segment_bytes: u64,
-    hook: Option<FaultHook>,
+    // Hot fields first.
+    state: State,
     seg: Segment,
     /// Next write offset in `seg`.
     off: usize,
+    /// `seg.map.len()`, cached.
+    seg_len: usize,
     /// The current segment has its END_OF_DATA or is full: roll before the next record.
     ended: bool,
     next_seq: u64,
+    max_payload: usize,
+    hook: Option<FaultHook>,
+    preparer: Option<Preparer>,
+    /// [`cursor_tag`] of the current segment.
+    cursor_tag: u64,
+    // Cold fields.
+    dir: PathBuf,
+    segment_bytes: u64,
     /// Offset in `seg` up to which `msync` has run.
     synced_off: usize,
-    /// Rolled segments not yet `msync`ed.
-    unsynced: Vec<Segment>,
+    /// Rolled segments not yet synced.
+    unsynced: Vec<Unsynced>,
+    /// Index of the newest segment whose name is not yet known durable (directory `fsync`).
+    dir_pending: Option<u64>,
     watermark: Watermark,
-    state: State,
     report: RecoveryReport,
     _lock: File,
 }
 
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> OpenError + '_ {
-    move |source| OpenError::Io { path: path.to_path_buf(), source }
-}
-
-impl Journal {
-    /// Opens (creating if needed) the journal in `dir` and recovers it:
-    /// the last segment is scanned, a torn tail is zeroed, a corrupt segment is quarantined
-    /// and writing continues in a fresh segment. See FORMAT.md "Recovery".
-    pub fn open(dir: impl AsRef<Path>, config: JournalConfig) -> Result<Writer, OpenError> {
-        let dir = dir.as_ref().to_path_buf();
-        let sb = config.segment_bytes;
-        if !sb.is_multiple_of(4096) || !((64 << 10)..(1 << 30)).contains(&sb) {
-            return Err(OpenError::Config(
-                "segment_bytes must be a multiple of 4096 in [64 KiB, 1 GiB)",
-            ));
-        }
-        std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-        let lock_path = dir.join(LOCK_FILE);
-        let lock = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&lock_path)
-            .map_err(io_err(&lock_path))?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => return Err(OpenError::Locked(dir)),
-            Err(std::fs::TryLockError::Error(e)) => return Err(io_err(&lock_path)(e)),
-        }
-        // Leftovers of an interrupted segment creation.
-        for entry in std::fs::read_dir(&dir).map_err(io_err(&dir))? {
-            let entry = entry.map_err(io_err(&dir))?;
-            if entry.file_name().to_str().is_some_and(|n| n.ends_with(".jseg.tmp")) {
-                std::fs::remove_file(entry.path()).map_err(io_err(&entry.path()))?;
-            }
-        }
-        let watermark = Watermark::open(&dir).map_err(io_err(&dir))?;
-        let segments = segment::list_segments(&dir).map_err(io_err(&dir))?;
-        let mut report = RecoveryReport {
-            segments: segments.len(),
-            durable_seq: watermark.durable_seq(),
-            ..Default::default()
-        };
-
-        let Some(last) = segments.last() else {
-            let seg = segment::create_segment(&dir, 1, 0, sb).map_err(OpenError::Segment)?;
-            return Ok(Writer::new(
-                dir,
-                config,
-                seg,
-                SEGMENT_HEADER_LEN,
-                false,
-                1,
-                watermark,
-                report,
-                lock,
-            ));
-        };
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&last.path)
-            .map_err(io_err(&last.path))?;
-        let header = match segment::read_header(&file).map_err(io_err(&last.path))? {
-            Ok(h) => h,
-            Err(reason) => {
-                return Err(OpenError::BadSegmentHeader { path: last.path.clone(), reason });
-            }
-        };
-        // A truncated file is extended back to its size (the cut-off part reads as zeros).
-        let len = file.metadata().map_err(io_err(&last.path))?.len();
-        if len < header.segment_bytes {
-            segment::preallocate(&file, header.segment_bytes).map_err(io_err(&last.path))?;
-        }
-        let map = crate::mmap::Mapping::map_rw(&file).map_err(io_err(&last.path))?;
-        let scan = segment::scan(&map, &header, |_, _| {});
-        report.records = scan.records;
-        report.last_seq = scan.last_seq;
-        report.clean_shutdown = scan.sealed && scan.end == ScanEnd::Clean;
-        let seg = Segment { path: last.path.clone(), header, map, file };
-        let (seg, off, ended, next_seq) = match scan.end {
-            ScanEnd::Corrupt { reason, max_seq_after } => {
-                let q = QuarantinedSegment {
-                    path: seg.path.clone(),
-                    offset: scan.end_off as u64,
-                    reason,
-                    last_good_seq: scan.last_seq,
-                    max_seq_after,
-                };
-                let marker = segment::quarantine_marker(&q.path);
-                std::fs::write(&marker, format!("{q:?}\n")).map_err(io_err(&marker))?;
-                report.quarantined.push(q);
-                let next = max_seq_after.max(scan.last_seq) + 1;
-                let index = header.segment_index + 1;
-                let fresh =
-                    segment::create_segment(&dir, next, index, sb).map_err(OpenError::Segment)?;
-                (fresh, SEGMENT_HEADER_LEN, false, next)
-            }
-            ScanEnd::Clean | ScanEnd::Torn(_) | ScanEnd::Full | ScanEnd::EndOfData => {
-                let dirty = segment::dirty_end(&seg.map, scan.end_off);
-                if dirty > scan.end_off {
-                    seg.map.zero(scan.end_off, dirty - scan.end_off);
-                    seg.map
-                        .flush_range(scan.end_off, dirty - scan.end_off)
-                        .map_err(io_err(&seg.path))?;
-                    report.torn_tail_bytes = (dirty - scan.end_off) as u64;
-                }
-                let ended = matches!(scan.end, ScanEnd::EndOfData | ScanEnd::Full);
-                (seg, scan.end_off, ended, scan.last_seq + 1)
-            }
-        };
-        if report.quarantined.is_empty() && report.last_seq < report.durable_seq {
-            return Err(OpenError::DurableRecordsLost {
-                durable_seq: report.durable_seq,
-                recovered_seq: report.last_seq,
-            });
-        }
-        Ok(Writer::new(dir, config, seg, off, ended, next_seq, watermark, report, lock))
-    }
-}
-
 impl Writer {
-    #[allow(clippy::too_many_arguments)]
-    fn new(
+    pub(crate) fn new(
         dir: PathBuf,
         config: JournalConfig,
         seg: Segment,
-        off: usize,
-        ended: bool,
-        next_seq: u64,
+        at: Position,
         watermark: Watermark,
         report: RecoveryReport,
         lock: File,
     ) -> Writer {
-        Writer {
+        let index = seg.header.segment_index;
+        let preparer = if config.prefault_bytes > 0 {
+            // Without the thread everything still works, on the writer's thread.
+            Preparer::start(
+                dir.clone(),
+                config.segment_bytes,
+                config.prefault_bytes,
+                config.fault_hook.clone(),
+                index,
+                seg.map.populator(),
+            )
+            .ok()
+        } else {
+            None
+        };
+        let w = Writer {
+            state: State::Open,
+            seg_len: seg.map.len(),
+            seg,
+            off: at.off,
+            ended: at.ended,
+            next_seq: at.next_seq,
+            max_payload: max_payload(config.segment_bytes),
+            hook: config.fault_hook,
+            preparer,
+            cursor_tag: cursor_tag(index),
             dir,
             segment_bytes: config.segment_bytes,
-            hook: config.fault_hook,
-            synced_off: off,
-            seg,
-            off,
-            ended,
-            next_seq,
-            unsynced: Vec::new(),
+            synced_off: at.off,
+            unsynced: Vec::with_capacity(MAX_UNSYNCED_MAPPINGS + 1),
+            dir_pending: None,
             watermark,
-            state: State::Open,
             report,
             _lock: lock,
-        }
+        };
+        w.publish_cursor();
+        w
     }
 
-    /// What recovery found when this writer was opened.
+    /// What recovery found and did when this writer was opened.
     pub fn recovery_report(&self) -> &RecoveryReport {
         &self.report
     }
@@ -302,17 +170,19 @@ impl Writer {
 
     /// Largest payload a record can carry with this segment size.
     pub fn max_payload(&self) -> usize {
-        max_payload(self.segment_bytes)
+        self.max_payload
     }
 
+    /// Counters of the background thread (all zero when it is disabled).
+    pub fn background_stats(&self) -> BackgroundStats {
+        self.preparer.as_ref().map(Preparer::stats).unwrap_or_default()
+    }
+
+    /// Crash point: `true` from the hook halts the writer here.
     #[inline]
     fn fault(&mut self, point: FaultPoint) -> Result<(), HaltReason> {
-        if let Some(h) = &self.hook
-            && (h.0)(point)
-        {
-            let r = HaltReason::FaultInjected(point);
-            self.state = State::Halted(r);
-            return Err(r);
+        if fault::fires(self.hook.as_ref(), point) {
+            return Err(self.halt(HaltReason::FaultInjected(point)));
         }
         Ok(())
     }
@@ -320,6 +190,13 @@ impl Writer {
     fn halt(&mut self, r: HaltReason) -> HaltReason {
         self.state = State::Halted(r);
         r
+    }
+
+    #[inline]
+    fn publish_cursor(&self) {
+        if let Some(p) = &self.preparer {
+            p.set_cursor(self.cursor_tag | self.off as u64);
+        }
     }
 
     /// Appends one record and commits it (visible to tailers, survives `kill -9`; not yet
@@ -348,34 +225,47 @@ impl Writer {
         if record_type >= META_TYPE_MIN {
             return Err(AppendError::ReservedType(record_type));
         }
-        let max = self.max_payload();
-        if payload.len() > max {
-            return Err(AppendError::PayloadTooLarge { len: payload.len(), max });
+        if payload.len() > self.max_payload {
+            return Err(AppendError::PayloadTooLarge { len: payload.len(), max: self.max_payload });
         }
         let need = align_up(RECORD_OVERHEAD + payload.len());
-        if self.ended || self.off + need + SEGMENT_TAIL_RESERVE > self.seg.map.len() {
-            self.roll().map_err(AppendError::Halted)?;
+        if self.ended || self.off + need + SEGMENT_TAIL_RESERVE > self.seg_len {
+            self.roll_segment().map_err(AppendError::Halted)?;
         }
         let seq = self.next_seq;
         let header = RecordHeader { record_type, ver, seq, ts_ns };
         let off = self.off;
-        let salt = self.seg.header.salt;
         if self.hook.is_some() {
-            self.fault(FaultPoint::BeforeAppend).map_err(AppendError::Halted)?;
-            protocol::begin(&self.seg.map, off, payload.len(), false);
-            self.fault(FaultPoint::AfterBegin).map_err(AppendError::Halted)?;
-            protocol::write_body(&self.seg.map, off, &header, payload, salt);
-            self.fault(FaultPoint::BeforeCommit).map_err(AppendError::Halted)?;
-            protocol::commit(&self.seg.map, off, payload.len(), false);
+            self.append_with_hook(off, &header, payload)?;
         } else {
-            protocol::publish(&self.seg.map, off, &header, payload, salt, false);
+            protocol::publish(&self.seg.map, off, &header, payload, self.seg.salt, false);
         }
         self.off = off + need;
         self.next_seq = seq + 1;
+        self.publish_cursor();
         Ok(seq)
     }
 
-    /// Appends and makes the record durable ([`Writer::append`] then [`Writer::sync`]).
+    #[cold]
+    fn append_with_hook(
+        &mut self,
+        off: usize,
+        header: &RecordHeader,
+        payload: &[u8],
+    ) -> Result<(), AppendError> {
+        self.fault(FaultPoint::BeforeAppend).map_err(AppendError::Halted)?;
+        protocol::begin(&self.seg.map, off, payload.len(), false);
+        self.fault(FaultPoint::AfterBegin).map_err(AppendError::Halted)?;
+        protocol::write_body(&self.seg.map, off, header, payload, self.seg.salt);
+        self.fault(FaultPoint::BeforeCommit).map_err(AppendError::Halted)?;
+        protocol::commit(&self.seg.map, off, payload.len(), false);
+        Ok(())
+    }
+
+    /// Appends and makes the record durable ([`Writer::append`] then [`Writer::sync`]): use it
+    /// for risk-critical records (order sent, fill, limit breach, kill switch) before the next
+    /// order leaves. Costs one `msync` of the pages written since the last sync plus one
+    /// watermark `pwrite` + `fdatasync` (see the crate's benches for figures).
     pub fn append_durable(
         &mut self,
         record_type: u16,
@@ -390,62 +280,211 @@ impl Writer {
 
     fn write_meta(&mut self, record_type: u16) {
         let header = RecordHeader { record_type, ver: 0, seq: self.next_seq - 1, ts_ns: 0 };
-        let n =
-            protocol::publish(&self.seg.map, self.off, &header, &[], self.seg.header.salt, true);
+        let n = protocol::publish(&self.seg.map, self.off, &header, &[], self.seg.salt, true);
         self.off += n;
     }
 
-    /// Ends the current segment with END_OF_DATA and starts the next one.
-    fn roll(&mut self) -> Result<(), HaltReason> {
-        let next_index = self.seg.header.segment_index + 1;
-        let fresh =
-            segment::create_segment(&self.dir, self.next_seq, next_index, self.segment_bytes)
-                .map_err(|r| self.halt(r))?;
-        // The sentinel is written only once the next segment exists, so a tailer that sees it
-        // always finds the next file.
-        if !self.ended && self.off + META_RECORD_LEN <= self.seg.map.len() {
-            self.write_meta(META_END_OF_DATA);
+    /// Ends the current segment now (END_OF_DATA) and starts the next one, e.g. at a session
+    /// or day boundary; appends do this by themselves when a segment is full. A segment that
+    /// holds no data record yet is kept (the next one would have the same base seq, hence the
+    /// same name). A failure halts the writer.
+    pub fn roll(&mut self) -> Result<(), AppendError> {
+        if let State::Halted(r) = self.state {
+            return Err(AppendError::Halted(r));
         }
-        let old = std::mem::replace(&mut self.seg, fresh);
-        if self.synced_off < self.off || !self.unsynced.is_empty() {
-            self.unsynced.push(old);
+        if self.seg.header.base_seq == self.next_seq && !self.ended {
+            return Ok(());
         }
-        self.off = SEGMENT_HEADER_LEN;
-        self.synced_off = SEGMENT_HEADER_LEN;
-        self.ended = false;
+        self.roll_segment().map_err(AppendError::Halted)
+    }
+
+    /// The name of segment `dir_pending` is durable, or the writer halts. If the background
+    /// thread has not run the directory `fsync` yet, it runs here (once: whichever of the two
+    /// gets there first; a failure is never retried by the other).
+    fn ensure_dir_durable(&mut self) -> Result<(), HaltReason> {
+        let Some(index) = self.dir_pending else { return Ok(()) };
+        let hook = self.hook.as_ref();
+        let r = match &self.preparer {
+            Some(p) => p.ensure_dir_synced(&self.dir, index, hook),
+            None => fault::io(hook, FaultPoint::DirSyncError, || segment::sync_dir(&self.dir))
+                .map_err(|e| HaltReason::io(IoOp::SyncDir, &e)),
+        };
+        r.map_err(|r| self.halt(r))?;
+        self.dir_pending = None;
         Ok(())
     }
 
-    /// Makes every committed record durable: `msync` of the written ranges, then the durable
-    /// watermark is persisted (`fdatasync`). Returns the durable seq. Any error halts the writer;
-    /// the call is never retried internally.
+    /// Ends the current segment with END_OF_DATA and starts the next one.
+    #[cold]
+    fn roll_segment(&mut self) -> Result<(), HaltReason> {
+        // The current segment's name is durable before a later segment exists, so a power loss
+        // never leaves a later segment without this one.
+        self.ensure_dir_durable()?;
+        let next_index = self.seg.header.segment_index + 1;
+        let base = self.next_seq;
+        let sb = self.segment_bytes;
+        let spare = self.preparer.as_mut().and_then(Preparer::take_spare);
+        let took_spare = spare.is_some();
+        let fresh = match spare {
+            Some(spare) => {
+                match segment::install_spare(
+                    &self.dir,
+                    spare,
+                    base,
+                    next_index,
+                    sb,
+                    self.hook.as_ref(),
+                ) {
+                    Ok(seg) => {
+                        self.dir_pending = Some(next_index);
+                        let queued =
+                            self.preparer.as_ref().is_some_and(|p| p.request_dir_sync(next_index));
+                        if !queued {
+                            self.ensure_dir_durable()?;
+                        }
+                        seg
+                    }
+                    Err((r, spare)) => {
+                        spare.discard();
+                        return Err(self.halt(r));
+                    }
+                }
+            }
+            None => {
+                segment::create_segment_with(&self.dir, base, next_index, sb, self.hook.as_ref())
+                    .map_err(|r| self.halt(r))?
+            }
+        };
+        self.fault(FaultPoint::RollBeforeEndOfData)?;
+        // The sentinel is written only once the next segment exists, so a tailer that sees it
+        // always finds the next file.
+        if !self.ended && self.off + META_RECORD_LEN <= self.seg_len {
+            self.write_meta(META_END_OF_DATA);
+        }
+        let old = std::mem::replace(&mut self.seg, fresh);
+        self.retire(old);
+        self.off = SEGMENT_HEADER_LEN;
+        self.synced_off = SEGMENT_HEADER_LEN;
+        self.seg_len = self.seg.map.len();
+        self.ended = false;
+        self.cursor_tag = cursor_tag(next_index);
+        if let Some(p) = &self.preparer {
+            p.activate(next_index, self.seg.map.populator(), took_spare);
+        }
+        Ok(())
+    }
+
+    /// Keeps what the next sync needs of a rolled segment and releases the rest.
+    fn retire(&mut self, old: Segment) {
+        let Segment { path, map, file, .. } = old;
+        drop(file); // msync goes through the mapping; a released one is synced by path
+        if self.synced_off >= self.off {
+            self.release(map);
+            return;
+        }
+        let mapped = self.unsynced.iter().filter(|u| matches!(u, Unsynced::Mapped { .. }));
+        if mapped.count() >= MAX_UNSYNCED_MAPPINGS
+            && let Some(i) = self.unsynced.iter().position(|u| matches!(u, Unsynced::Mapped { .. }))
+            && let Unsynced::Mapped { map: oldest, path: oldest_path, .. } =
+                std::mem::replace(&mut self.unsynced[i], Unsynced::Path(PathBuf::new()))
+        {
+            // A writer that does not sync would otherwise keep every rolled segment mapped: the
+            // oldest mapping is released; its file will be fdatasync'ed by path.
+            self.unsynced[i] = Unsynced::Path(oldest_path);
+            self.release(oldest);
+        }
+        let (from, to) = (self.synced_off, self.off);
+        self.unsynced.push(Unsynced::Mapped { map, path, from, to });
+    }
+
+    fn release(&self, map: Mapping) {
+        match &self.preparer {
+            Some(p) => p.release(map),
+            None => drop(map),
+        }
+    }
+
+    /// Makes every committed record durable: `msync` of the byte ranges written since the last
+    /// sync (rolled segments, then the active one from the last synced offset), then the durable
+    /// watermark is persisted (`pwrite` + `fdatasync`). Returns the durable seq. Any error halts
+    /// the writer (see [`Writer::halted`]); nothing is retried, here or later.
     pub fn sync(&mut self) -> Result<u64, SyncError> {
         if let State::Halted(r) = self.state {
             return Err(SyncError::Halted(r));
         }
         self.fault(FaultPoint::BeforeMsync).map_err(SyncError::Halted)?;
-        for seg in self.unsynced.drain(..) {
-            if let Err(e) = seg.map.flush_range(0, seg.map.len()) {
-                let r = HaltReason::io(IoOp::Msync, &e);
-                self.state = State::Halted(r);
-                return Err(SyncError::Halted(r));
+        let mut rolled = std::mem::take(&mut self.unsynced);
+        for u in rolled.drain(..) {
+            let hook = self.hook.as_ref();
+            let r = match &u {
+                Unsynced::Mapped { map, from, to, .. } => {
+                    fault::io(hook, FaultPoint::MsyncError, || map.flush_range(*from, to - from))
+                        .map_err(|e| HaltReason::io(IoOp::Msync, &e))
+                }
+                Unsynced::Path(p) => {
+                    fault::io(hook, FaultPoint::MsyncError, || File::open(p)?.sync_data())
+                        .map_err(|e| HaltReason::io(IoOp::Fdatasync, &e))
+                }
+            };
+            if let Err(r) = r {
+                return Err(SyncError::Halted(self.halt(r)));
+            }
+            if let Unsynced::Mapped { map, .. } = u {
+                self.release(map);
             }
         }
+        self.unsynced = rolled;
         if self.off > self.synced_off {
-            if let Err(e) = self.seg.map.flush_range(self.synced_off, self.off - self.synced_off) {
+            let (from, len) = (self.synced_off, self.off - self.synced_off);
+            let map = &self.seg.map;
+            if let Err(e) =
+                fault::io(self.hook.as_ref(), FaultPoint::MsyncError, || map.flush_range(from, len))
+            {
                 return Err(SyncError::Halted(self.halt(HaltReason::io(IoOp::Msync, &e))));
             }
             self.synced_off = self.off;
         }
         self.fault(FaultPoint::AfterMsyncBeforeWatermark).map_err(SyncError::Halted)?;
         let last = self.next_seq - 1;
-        if last > self.watermark.durable_seq()
-            && let Err(e) = self.watermark.persist(last)
-        {
-            return Err(SyncError::Halted(self.halt(HaltReason::io(IoOp::Watermark, &e))));
+        if last > self.watermark.durable_seq() {
+            // Records of a segment count as durable only once its name is.
+            self.ensure_dir_durable().map_err(SyncError::Halted)?;
+            let wm = &mut self.watermark;
+            if let Err(e) =
+                fault::io(self.hook.as_ref(), FaultPoint::WatermarkError, || wm.persist(last))
+            {
+                return Err(SyncError::Halted(self.halt(HaltReason::io(IoOp::Watermark, &e))));
+            }
         }
         self.fault(FaultPoint::AfterWatermark).map_err(SyncError::Halted)?;
         Ok(last)
+    }
+
+    /// Makes every record up to `seq` durable: returns at once, without a system call, when the
+    /// watermark already covers `seq`; otherwise [`Writer::sync`] (which covers every committed
+    /// record, so a group of records appended together costs one sync). The trading loop calls
+    /// it with the seq of its last risk-critical record before an order leaves.
+    ///
+    /// # Examples
+    /// ```
+    /// use crpbot_journal::{Journal, JournalConfig, RecordType};
+    /// let dir = tempfile::tempdir()?;
+    /// let mut w = Journal::open(dir.path(), JournalConfig::with_segment_bytes(1 << 20))?;
+    /// let fill = w.append(RecordType::FILL, 1, 0, b"fill")?;
+    /// let _tick = w.append(RecordType::MARKET_EVENT, 1, 0, b"tick")?;
+    /// assert_eq!(w.sync_to(fill)?, 2); // one msync covers both
+    /// assert_eq!(w.sync_to(fill)?, 2); // already durable: no system call
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn sync_to(&mut self, seq: u64) -> Result<u64, SyncError> {
+        if let State::Halted(r) = self.state {
+            return Err(SyncError::Halted(r));
+        }
+        let durable = self.watermark.durable_seq();
+        if seq <= durable {
+            return Ok(durable);
+        }
+        self.sync()
     }
 
     /// Clean shutdown: writes a SEAL record and syncs. Returns the durable seq.
@@ -453,7 +492,7 @@ impl Writer {
         if let State::Halted(r) = self.state {
             return Err(SyncError::Halted(r));
         }
-        if !self.ended && self.off + SEGMENT_TAIL_RESERVE <= self.seg.map.len() {
+        if !self.ended && self.off + SEGMENT_TAIL_RESERVE <= self.seg_len {
             self.write_meta(META_SEAL);
         }
         self.sync()

@@ -48,6 +48,9 @@ fn j1_kill9_recovers_every_acked_record() {
         if !dir.exists() {
             continue; // killed before it created anything
         }
+        // Before recovery (torn tail in place) ...
+        let check = crpbot_journal::verify_acked(&dir, max_acked).unwrap();
+        assert!(check.is_ok(), "run {run}: before recovery: {check:?}");
         let t0 = Instant::now();
         let w = crpbot_journal::Journal::open(
             &dir,
@@ -61,6 +64,9 @@ fn j1_kill9_recovers_every_acked_record() {
         let rep = w.recovery_report().clone();
         drop(w);
         assert!(rep.quarantined.is_empty(), "run {run}: {rep:?}");
+        // ... and after.
+        let check = crpbot_journal::verify_acked(&dir, max_acked).unwrap();
+        assert!(check.is_ok(), "run {run}: after recovery: {check:?}");
         let (recs, errors) = common::read_all(&dir);
         assert_eq!(errors, 0, "run {run}: bad records");
         assert!(

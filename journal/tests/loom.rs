@@ -9,7 +9,7 @@
 #![allow(unsafe_code)]
 #![allow(clippy::unwrap_used)]
 
-use crpbot_journal::format::RecordHeader;
+use crpbot_journal::format::{RecordHeader, Salt};
 use crpbot_journal::protocol::{Probe, RecordBuf, probe, publish};
 use loom::cell::UnsafeCell;
 use loom::sync::Arc;
@@ -61,14 +61,14 @@ fn reader_never_sees_a_published_record_half_written() {
             let mut off = 0;
             for seq in 1..=2u64 {
                 let h = RecordHeader { record_type: 2, ver: 1, seq, ts_ns: seq as i64 };
-                off += publish(&*w, off, &h, &[seq as u8; 4], 7, false);
+                off += publish(&*w, off, &h, &[seq as u8; 4], Salt::new(7), false);
             }
         });
         // Reader: follow the records it can see, once each.
         let mut off = 0;
         let mut next = 1u64;
         for _ in 0..2 {
-            match probe(&*buf, off, 7) {
+            match probe(&*buf, off, Salt::new(7)) {
                 Probe::Data(f) => {
                     assert_eq!(f.header.seq, next);
                     assert_eq!(f.payload_len, 4);
@@ -83,7 +83,7 @@ fn reader_never_sees_a_published_record_half_written() {
         writer.join().unwrap();
         // After the writer is done, everything is visible.
         for seq in next..=2 {
-            match probe(&*buf, off, 7) {
+            match probe(&*buf, off, Salt::new(7)) {
                 Probe::Data(f) => {
                     assert_eq!(f.header.seq, seq);
                     off += f.aligned_len;

@@ -1,5 +1,5 @@
 //! Journal scenarios of RELIABILITY.md §1.8 that need no child process: framing round trips,
-//! roll, reopen, J2 truncation sweep, J3 bit flips, J4 garbage, replay determinism, tailers.
+//! roll, reopen, J2 truncation sweep, J3 bit flips, J4 garbage, J11 replay determinism, tailers.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -268,36 +268,114 @@ fn quarantine_continues_in_a_fresh_segment() {
     assert!(p.with_extension("jseg.quarantine").exists());
 }
 
-/// Replay determinism (J11, scaled): three replays hash identically to what was written.
-#[test]
-fn replay_is_deterministic() {
-    let n = count(100_000, 10_000_000) as u64;
-    let d = tempfile::tempdir().unwrap();
-    let mut w = Journal::open(d.path(), JournalConfig::with_segment_bytes(16 << 20)).unwrap();
-    let mut h_write = crc32c::crc32c(b"");
-    let mut p = [0u8; 64];
-    for seq in 1..=n {
-        p[..8].copy_from_slice(&seq.wrapping_mul(0x9E37_79B9_7F4A_7C15).to_le_bytes());
-        w.append(RecordType::MARKET_EVENT, 1, seq as i64, &p).unwrap();
-        h_write = crc32c::crc32c_append(h_write, &seq.to_le_bytes());
-        h_write = crc32c::crc32c_append(h_write, &p);
+/// A deterministic market event for seq `seq` (the codec's real layouts, mixed kinds).
+fn market_event(seq: u64) -> crpbot_core::MarketEvent {
+    use crpbot_core::{Bbo, InstrumentId, LevelUpdate, MarketEvent, Px, Qty, Side, Trade};
+    let s = seq as i64;
+    let ts = ts(seq);
+    let side = if seq.is_multiple_of(2) { Side::Buy } else { Side::Sell };
+    let instrument = InstrumentId((seq % 3) as u16);
+    match seq % 10 {
+        0 => MarketEvent::Bbo(Bbo {
+            ts_exch_ns: ts - 900,
+            ts_local_ns: ts,
+            update_id: seq,
+            bid_px: Px(6_500_000 + s % 101),
+            bid_qty: Qty(1 + s % 17),
+            ask_px: Px(6_500_110 + s % 103),
+            ask_qty: Qty(1 + s % 19),
+            instrument,
+            _pad: [0; 6],
+        }),
+        1..=3 => MarketEvent::Trade(Trade {
+            ts_exch_ns: ts - 700,
+            ts_local_ns: ts,
+            trade_id: seq * 3,
+            px: Px(6_500_000 + s % 211),
+            qty: Qty(1 + s % 23),
+            instrument,
+            aggressor: side,
+            _pad: [0; 5],
+        }),
+        _ => MarketEvent::Level(LevelUpdate {
+            ts_exch_ns: ts - 500,
+            ts_local_ns: ts,
+            update_id: seq,
+            px: Px(6_500_000 + s % 307),
+            qty: Qty(s % 5),
+            instrument,
+            side,
+            flags: (seq % 2) as u8,
+            _pad: 0,
+        }),
     }
-    drop(w);
+}
+
+/// Folds one replayed record into a state hash: seq, time and the *decoded* event re-encoded.
+fn fold(h: u32, seq: u64, ts_ns: i64, ev: &crpbot_core::MarketEvent) -> u32 {
+    let mut buf = [0u8; crpbot_journal::codec::MAX_TYPED_LEN];
+    let n = crpbot_journal::codec::encode_market(ev, &mut buf);
+    let h = crc32c::crc32c_append(h, &seq.to_le_bytes());
+    let h = crc32c::crc32c_append(h, &ts_ns.to_le_bytes());
+    crc32c::crc32c_append(h, &buf[..n])
+}
+
+/// J11 (replay determinism): a journal of typed market events spread over many segments is
+/// replayed 3 times with [`crpbot_journal::Reader`] and once with a [`Tailer`]; every replay
+/// decodes each record with the codec and hashes the decoded events, and all hashes equal the
+/// hash of the events as written. Scaled: 200,000 events in 1 MiB segments (~16 segments);
+/// `CRPBOT_FULL=1`: 10,000,000 events in the default 64 MiB segments (RELIABILITY.md figure).
+#[test]
+fn j11_replay_is_deterministic() {
+    let (n, seg) = if full() { (10_000_000u64, 64 << 20) } else { (200_000u64, 1 << 20) };
+    let d = tempfile::tempdir().unwrap();
+    let mut w = Journal::open(d.path(), JournalConfig::with_segment_bytes(seg)).unwrap();
+    let mut h_write = 0u32;
+    let mut buf = [0u8; crpbot_journal::codec::MAX_TYPED_LEN];
+    for seq in 1..=n {
+        let ev = market_event(seq);
+        let len = crpbot_journal::codec::encode_market(&ev, &mut buf);
+        assert_eq!(w.append(RecordType::MARKET_EVENT, 1, ts(seq), &buf[..len]).unwrap(), seq);
+        h_write = fold(h_write, seq, ts(seq), &ev);
+    }
+    assert_eq!(w.seal().unwrap(), n);
+    let decode = |seq: u64, ty: u16, ver: u16, payload: &[u8]| match crpbot_journal::codec::decode(
+        ty, ver, payload,
+    )
+    .unwrap()
+    {
+        crpbot_journal::codec::Decoded::Market(ev) => {
+            assert_eq!(ev, market_event(seq), "seq {seq}");
+            ev
+        }
+        other => panic!("seq {seq}: {other:?}"),
+    };
     let mut hashes = Vec::new();
     for _ in 0..3 {
         let mut r = crpbot_journal::Reader::open(d.path()).unwrap();
-        let mut h = crc32c::crc32c(b"");
-        let mut count = 0u64;
+        assert!(r.segment_count() > 10 || full(), "{} segments", r.segment_count());
+        let (mut h, mut count) = (0u32, 0u64);
         while let Some(rec) = r.next_record() {
             let rec = rec.unwrap();
-            h = crc32c::crc32c_append(h, &rec.seq.to_le_bytes());
-            h = crc32c::crc32c_append(h, rec.payload);
             count += 1;
+            assert_eq!(rec.seq, count);
+            let ev = decode(rec.seq, rec.record_type, rec.ver, rec.payload);
+            h = fold(h, rec.seq, rec.ts_ns, &ev);
         }
         assert_eq!(count, n);
         hashes.push(h);
     }
-    assert_eq!(hashes, vec![h_write; 3]);
+    let mut t = Tailer::open(d.path(), 1).unwrap();
+    let mut h = 0u32;
+    for seq in 1..=n {
+        let rec = t.poll().unwrap().unwrap();
+        assert_eq!(rec.seq, seq);
+        let ev = decode(rec.seq, rec.record_type, rec.ver, rec.payload);
+        h = fold(h, rec.seq, rec.ts_ns, &ev);
+    }
+    assert!(t.poll().is_none());
+    hashes.push(h);
+    assert_eq!(hashes, vec![h_write; 4]);
 }
 
 /// J7 (scaled): tailers follow a writer through many rolls with 0 gaps and 0 duplicates.
