@@ -194,12 +194,13 @@ impl BinanceReplay {
         for h in &mut heads {
             h.advance(&mut self.stats);
         }
-        Frames { heads, order }
+        Frames { heads, order, consumed: None }
     }
 
     /// Decodes and applies the next frame of `frames` (raw frame to `sink.on_raw` first);
     /// false when every input is exhausted.
     pub fn feed_next(&mut self, frames: &mut Frames, sink: &mut impl ReplaySink) -> bool {
+        self.prepare_next(frames);
         // Merged: the earliest receive time, ties to the earlier input (deterministic).
         // InOrder: the first input not yet exhausted.
         let next = match frames.order {
@@ -220,8 +221,19 @@ impl BinanceReplay {
             Ok(None) => {}
             Err(e) => self.stats.issue(&h.path, h.line, e.to_string()),
         }
-        h.advance(&mut self.stats);
+        frames.consumed = Some(i);
         true
+    }
+
+    /// Reads (inflates) the line after the frame fed last, so that the next
+    /// [`BinanceReplay::feed_next`] starts with its frame in memory: a latency harness calls it
+    /// before stamping ingress, so reading the file is not charged to decoding. Idempotent.
+    pub fn prepare_next(&mut self, frames: &mut Frames) {
+        if let Some(i) = frames.consumed.take()
+            && let Some(h) = frames.heads.get_mut(i)
+        {
+            h.advance(&mut self.stats);
+        }
     }
 
     fn finish(&mut self, start: Instant) -> ReplayStats {
@@ -375,12 +387,14 @@ pub enum FrameOrder {
 pub struct Frames {
     heads: Vec<Head>,
     order: FrameOrder,
+    /// The input whose frame was fed last and not yet replaced by its next line.
+    consumed: Option<usize>,
 }
 
 impl Frames {
     /// True when every input is exhausted.
     pub fn is_done(&self) -> bool {
-        self.heads.iter().all(|h| h.done)
+        self.consumed.is_none() && self.heads.iter().all(|h| h.done)
     }
 }
 

@@ -60,6 +60,9 @@ fn kill9_of_the_binary_loses_no_acknowledged_record() {
             expect += 1;
         }
         let read = expect - 1;
+        // The journal crate's own check: 0 bad records, seqs exactly 1..N, N ≥ last ack.
+        let report = crpbot_journal::verify_acked(&dir, acked).unwrap();
+        assert!(report.is_ok(), "iteration {it}: {report:?}");
         assert!(read >= acked, "iteration {it}: acked {acked} but recovered only {read}");
         if read > acked {
             torn += 1;

@@ -69,7 +69,7 @@ impl StampSink for Observer {
         let Some(r) = self.rec.as_mut() else { return };
         r.record(st);
         self.n += 1;
-        if self.n % 1024 == 0 {
+        if self.n.is_multiple_of(1024) {
             let h = r.histogram(StageId::TickToDecision);
             self.live[0].store(h.value_at_quantile(0.5), Ordering::Relaxed);
             self.live[1].store(h.value_at_quantile(0.99), Ordering::Relaxed);

@@ -15,6 +15,9 @@ use crpbot_feeds::sim::{SimConfig, Simulator};
 
 use super::{FeedItem, Stamps, now_ns};
 
+/// Under `Pace::Rate`, a message due within this many nanoseconds is waited for by spinning.
+const SPIN_GAP_NS: u64 = 200_000;
+
 /// How fast a simulator source produces messages.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Pace {
@@ -221,6 +224,11 @@ impl FeedSource {
 
     /// Reads one message into `pending`; false at the end of the input.
     fn read_one(&mut self) -> Option<bool> {
+        // The frame is read from its file before the ingress stamp (a live frame is in memory
+        // when it arrives): the stages time decoding, not gzip.
+        if let Kind::Binance { replay, frames } = &mut self.kind {
+            replay.prepare_next(frames);
+        }
         let ingress = now_ns();
         let before = self.pending.len();
         let alive = match &mut self.kind {
@@ -242,7 +250,18 @@ impl FeedSource {
                     Pace::Rate(r) => {
                         let due_ns =
                             (u128::from(*sent) * 1_000_000_000 / u128::from(r.max(1))) as u64;
-                        start.elapsed().as_nanos() as u64 >= due_ns
+                        // Gaps shorter than a park are spun out here: a parked source overshoots
+                        // them by the kernel's wake-up latency and the rate would turn into bursts.
+                        loop {
+                            let now = start.elapsed().as_nanos() as u64;
+                            if now >= due_ns {
+                                break true;
+                            }
+                            if due_ns - now > SPIN_GAP_NS {
+                                break false;
+                            }
+                            std::hint::spin_loop();
+                        }
                     }
                 };
                 if !due {
