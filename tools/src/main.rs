@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 mod cmd;
 mod engine;
 mod shutdown;
+mod swing_lane;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

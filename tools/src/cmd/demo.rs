@@ -53,6 +53,12 @@ pub struct DemoArgs {
     kill_flag: PathBuf,
     #[command(flatten)]
     engine: EngineArgs,
+    /// Do not run the async swing lane (on by default in the demo: 250 ms bars, an analysis
+    /// per instrument every 2 s of event time once 50 bars exist).
+    #[arg(long)]
+    no_swing: bool,
+    #[command(flatten)]
+    swing: crate::swing_lane::SwingArgs,
 }
 
 /// Records latency on the journal thread and publishes the running tick-to-decision
@@ -167,6 +173,13 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         live: live.clone(),
         n: 0,
     };
+    let (swing_link, swing_lane) = if args.no_swing {
+        (None, None)
+    } else {
+        let cfg = args.swing.config("crpbot demo", 250, 2_000);
+        let (link, handle) = crate::swing_lane::spawn(cfg, &registry)?;
+        (Some(link), Some(handle))
+    };
     let cfg = EngineConfig {
         source: SourceSpec::Sim {
             seed: args.seed,
@@ -198,7 +211,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             ),
         },
         max_wall: None,
-        swing: None,
+        swing: swing_link,
     };
     let controls = Controls::default();
     crate::shutdown::install(&controls)?;
@@ -231,7 +244,9 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             }
         }
         true
-    })?;
+    });
+    let swing = swing_lane.map(crate::swing_lane::SwingLaneHandle::stop_and_join);
+    let report = report?;
     let rec = rx.recv().context("the journal stage did not return the latency recorder")?;
     let mut bench = BenchReport::new(std::env::args().collect::<Vec<_>>().join(" "));
     bench.runs.push(RunResult {
@@ -277,6 +292,10 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         }
     }
     writeln!(out, "counters: {}", trading["counters"])?;
+    match &swing {
+        Some(sw) => writeln!(out, "swing lane: {}", serde_json::to_value(sw)?)?,
+        None => writeln!(out, "swing lane: off")?,
+    }
     writeln!(out)?;
     bench.print_table(&mut out)?;
     writeln!(out, "\njournal: {} ({} records)", journal.display(), report.journal["records"])?;
@@ -286,7 +305,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         journal.display()
     )?;
     if let Some(path) = &args.report {
-        let j = serde_json::json!({ "trading": trading, "latency": bench, "journal": journal.display().to_string(), "engine": {"messages": report.messages, "events": report.events, "elapsed_s": report.elapsed_s, "topology": report.topology} });
+        let j = serde_json::json!({ "trading": trading, "latency": bench, "journal": journal.display().to_string(), "engine": {"messages": report.messages, "events": report.events, "elapsed_s": report.elapsed_s, "topology": report.topology}, "swing": swing });
         std::fs::write(path, serde_json::to_vec_pretty(&j)?)
             .with_context(|| format!("writing {}", path.display()))?;
     }

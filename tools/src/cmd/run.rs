@@ -75,6 +75,12 @@ pub struct RunArgs {
     report: Option<PathBuf>,
     #[command(flatten)]
     engine: EngineArgs,
+    /// Run the async swing lane beside the hot lane (candles, analysis, validated signals as
+    /// orders through the same circuit breaker).
+    #[arg(long)]
+    swing: bool,
+    #[command(flatten)]
+    swing_args: crate::swing_lane::SwingArgs,
 }
 
 impl LiveArgs {
@@ -195,6 +201,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         session = Some((handle, args.live.config()));
         SourceSpec::Session(LiveFeed::new(rx, resync))
     };
+    let (swing_link, swing_lane) = if args.swing {
+        let cfg = args.swing_args.config("crpbot run", 60_000, 60_000);
+        let (link, handle) = crate::swing_lane::spawn(cfg, &registry)?;
+        (Some(link), Some(handle))
+    } else {
+        (None, None)
+    };
     let controls = Controls::default();
     crate::shutdown::install(&controls)?;
     let kill = KillFlag::at(&args.kill_flag);
@@ -227,7 +240,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             start_text,
         },
         max_wall: args.live.duration.map(|s| Duration::from_secs_f64(s.max(0.0))),
-        swing: None,
+        swing: swing_link,
     };
     let every = Duration::from_secs_f64(args.live.status_every.max(0.1));
     let mut next_status = Instant::now() + every;
@@ -272,7 +285,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             eprintln!("crpbot run: {line}{}", status.map(trading_status).unwrap_or_default());
         }
         true
-    })?;
+    });
+    let swing = swing_lane.map(crate::swing_lane::SwingLaneHandle::stop_and_join);
+    let report = report?;
     if let Some(e) = connect_error {
         if let Some((h, _)) = session {
             h.stop();
@@ -280,7 +295,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         bail!(e);
     }
     if let (Some(t), Some(path)) = (&report.trading, &args.report) {
-        std::fs::write(path, serde_json::to_vec_pretty(t)?)
+        let mut t = t.clone();
+        if let (Some(o), Some(sw)) = (t.as_object_mut(), &swing) {
+            o.insert("swing".into(), serde_json::to_value(sw)?);
+        }
+        std::fs::write(path, serde_json::to_vec_pretty(&t)?)
             .with_context(|| format!("writing {}", path.display()))?;
     }
     if let Some(rows) = report.books["bbo_rows"].as_u64()
@@ -315,6 +334,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         if let Some(t) = &report.trading {
             o.insert("trading".into(), t["counters"].clone());
             o.insert("final_equity".into(), t["final_equity"].clone());
+        }
+        if let Some(sw) = &swing {
+            o.insert("swing".into(), serde_json::to_value(sw)?);
         }
     }
     println!("{summary}");
