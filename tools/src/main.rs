@@ -1,7 +1,5 @@
 //! `crpbot`: the command-line entry point of the crpbot trading core.
 #![forbid(unsafe_code)]
-// The engine API is shared by run, replay, demo and bench; not every item is used by each.
-#![allow(dead_code)]
 
 use std::process::ExitCode;
 

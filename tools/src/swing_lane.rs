@@ -312,6 +312,7 @@ impl BarBuilder {
     }
 
     /// Whether no complete bar is held.
+    #[cfg(test)]
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.bars.is_empty()

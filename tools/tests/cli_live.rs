@@ -124,6 +124,83 @@ fn run_writes_the_bbo_csv_of_the_live_book_and_record_replays() {
     std::fs::remove_dir_all(&rec).ok();
 }
 
+/// `record --journal`: raw frames, snapshots and market events into a journal that verifies, and
+/// whose raw frames re-decode to exactly its market events (with a gap and its resync inside).
+#[test]
+fn record_journals_frames_and_events_that_replay_identically() {
+    let _serial = serial();
+    let Some(script) = script() else { return };
+    let m = Mock::start(
+        script,
+        MockConfig {
+            limit_frames: Some(4_000),
+            drop_every: Some(150),
+            await_snapshot_after_drop: true,
+            pace: Some(std::time::Duration::from_millis(5)),
+            ..Default::default()
+        },
+    );
+    let dir = tmp("rec-journal");
+    let journal = dir.join("journal");
+    let out = crpbot()
+        .args(["record", "--venue", "binance-spot", "--symbols", "BTCUSDT", "--duration", "3"])
+        .args(["--ws-url", &m.ws_url(), "--rest-url", &m.rest_url(), "--journal"])
+        .arg(&journal)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let summary: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().last().unwrap()).unwrap();
+    let records = summary["journal_records"].as_u64().unwrap();
+    let messages = summary["messages"].as_u64().unwrap();
+    assert!(messages > 100 && records > messages, "{summary}");
+    assert!(summary.get("files").is_none(), "no --out, no files: {summary}");
+    drop(m);
+
+    let verify = crpbot().args(["journal", "verify"]).arg(&journal).output().unwrap();
+    assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stdout));
+
+    let replay = crpbot()
+        .args(["replay", "--venue", "binance-spot", "--from-journal"])
+        .arg(&journal)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&replay.stdout);
+    let r: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert!(replay.status.success(), "{r}\n{}", String::from_utf8_lossy(&replay.stderr));
+    assert_eq!(r["first_divergence"], serde_json::Value::Null, "{r}");
+    // Every websocket frame and every REST snapshot was journaled.
+    let frames = r["journal_frames"].as_u64().unwrap();
+    assert_eq!(frames, messages + summary["snapshots"].as_u64().unwrap(), "{r} vs {summary}");
+    assert!(r["events_compared"].as_u64().unwrap() > 100, "{r}");
+    assert!(r["gaps"].as_u64().unwrap() >= 1, "the drops are in the journal: {r}");
+
+    // --no-raw: market events only; nothing to re-decode.
+    let m = Mock::start(
+        script,
+        MockConfig {
+            limit_frames: Some(500),
+            pace: Some(std::time::Duration::from_millis(2)),
+            ..Default::default()
+        },
+    );
+    let events_only = dir.join("events-only");
+    let out = crpbot()
+        .args(["record", "--venue", "binance-spot", "--symbols", "BTCUSDT", "--duration", "2"])
+        .args(["--ws-url", &m.ws_url(), "--rest-url", &m.rest_url(), "--no-raw", "--journal"])
+        .arg(&events_only)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let dump = crpbot().args(["journal", "stats"]).arg(&events_only).output().unwrap();
+    let stats: serde_json::Value = serde_json::from_slice(&dump.stdout).unwrap();
+    assert!(dump.status.success(), "{stats}");
+    assert!(stats["per_type"].get("raw_frame").is_none(), "{stats}");
+    assert!(stats["per_type"]["market"].as_u64().unwrap() > 0, "{stats}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 #[test]
 fn unreachable_venue_fails_with_a_clear_message() {
     let _serial = serial();

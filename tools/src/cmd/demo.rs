@@ -95,6 +95,12 @@ fn money(m: i64) -> f64 {
     m as f64 / 1e8
 }
 
+/// `HH:MM:SS.mmm` UTC of an event time.
+fn time_of_day(ts_ns: i64) -> String {
+    let ms = ts_ns.rem_euclid(86_400_000_000_000) / 1_000_000;
+    format!("{:02}:{:02}:{:02}.{:03}", ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000)
+}
+
 fn view(
     s: &Status,
     registry: &Registry,
@@ -106,7 +112,8 @@ fn view(
     let mut o = String::new();
     let _ = writeln!(
         o,
-        "crpbot demo — simulator, t = {elapsed:5.1} s, {rate:>8.0} msg/s, {} events, tick-to-decision p50 {} p99 {}",
+        "crpbot demo — simulator, t = {elapsed:5.1} s (market {}), {rate:>8.0} msg/s, {} events, tick-to-decision p50 {} p99 {}",
+        time_of_day(s.ts_ns),
         s.events,
         fmt_ns(lat[0]),
         fmt_ns(lat[1])

@@ -408,12 +408,21 @@ impl<W: std::io::Write> ReplaySink for Compare<W> {
     }
 }
 
+fn live_only_state(s: &crpbot_core::BookStateChange) -> bool {
+    use crpbot_core::{BookState, StateReason};
+    s.state == BookState::Resyncing
+        || (s.state == BookState::Stale
+            && matches!(s.reason, StateReason::Stall | StateReason::Disconnect))
+}
+
 fn from_journal(
     dir: &std::path::Path,
     registry: &Registry,
     venue: Venue,
     bbo_out: Option<&std::path::Path>,
 ) -> anyhow::Result<ExitCode> {
+    let binance_venue = matches!(venue, Venue::BinanceSpot | Venue::BinanceUsdm);
+    let mut live_only = 0u64;
     let mut expected = Vec::new();
     let mut decisions = Vec::new();
     let mut strategies: Vec<String> = Vec::new();
@@ -422,6 +431,15 @@ fn from_journal(
     while let Some(rec) = reader.next_record() {
         let rec = rec.with_context(|| format!("reading journal {}", dir.display()))?;
         match codec::decode(rec.record_type, rec.ver, rec.payload)? {
+            // Session-side events a replay of the frames cannot make, so not compared: a live
+            // Binance session marks the moment it requested a snapshot (`Resyncing`; a replay
+            // has the snapshot in its input and requests nothing), and a live session marks its
+            // books stale on a stall, a dropped connection and at its end.
+            codec::Decoded::Market(MarketEvent::State(s))
+                if binance_venue && live_only_state(&s) =>
+            {
+                live_only += 1;
+            }
             codec::Decoded::Market(ev) => expected.push(ev),
             codec::Decoded::Intent(i) => decisions.push(Decision::Intent(i)),
             codec::Decoded::Verdict(v) => decisions.push(Decision::Verdict(v)),
@@ -525,6 +543,7 @@ fn from_journal(
         o.insert("journal_frames".into(), frames.into());
         o.insert("undecodable_frames".into(), bad.into());
         o.insert("events_compared".into(), cmp.next.into());
+        o.insert("live_only_events".into(), live_only.into());
         o.insert("events_hash".into(), format!("{:016x}", cmp.hash).into());
         o.insert("strategies".into(), strategies.join(",").into());
         o.insert("decisions_compared".into(), cmp.decisions.next.into());

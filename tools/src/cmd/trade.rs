@@ -58,6 +58,28 @@ pub const STRATEGY_NAMES: [&str; 4] = ["ofi", "scalp", "meanrev", "statarb"];
 /// maps only in the report.
 const CODE_SLOTS: usize = 1024;
 
+/// Strategy ids counted per reason: the fast four (0–3) and the external lanes (the swing lane
+/// is 8); an id past this is counted in the totals only.
+const STRATEGY_SLOTS: usize = 16;
+
+/// The report name of a strategy id: the fast four, `swing` for the swing lane's orders.
+pub fn strategy_name(id: u16) -> &'static str {
+    match STRATEGY_NAMES.get(usize::from(id)) {
+        Some(name) => name,
+        None if StrategyId(id) == crate::swing_lane::SWING_STRATEGY => "swing",
+        None => "other",
+    }
+}
+
+/// Reason names of the fast strategies and of the swing lane's orders.
+fn any_reason_name(code: u16) -> Option<&'static str> {
+    match code {
+        crate::swing_lane::REASON_LONG => Some("swing.long"),
+        crate::swing_lane::REASON_SHORT => Some("swing.short"),
+        _ => reason_name(code),
+    }
+}
+
 /// Counters of a trading run (the report's view).
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct TradeCounters {
@@ -193,7 +215,7 @@ impl Trader {
             halt_orders: Vec::with_capacity(1024),
             counters: TradeCounters::default(),
             rejected_by_code: vec![0; CODE_SLOTS],
-            intents_by_code: vec![[0; CODE_SLOTS]; STRATEGY_NAMES.len()],
+            intents_by_code: vec![[0; CODE_SLOTS]; STRATEGY_SLOTS],
             initial_equity,
             instrument_ids: registry.iter().map(|i| i.id).collect(),
             touches: vec![NO_TOUCH; registry.len()],
@@ -369,10 +391,9 @@ impl Trader {
             for (code, &n) in codes.iter().enumerate() {
                 if n > 0 {
                     let reason =
-                        u16::try_from(code).ok().and_then(reason_name).unwrap_or("unknown");
-                    counters
-                        .intents_by_reason
-                        .insert(format!("{}/{reason}", STRATEGY_NAMES[strategy]), n);
+                        u16::try_from(code).ok().and_then(any_reason_name).unwrap_or("unknown");
+                    let strategy = strategy_name(u16::try_from(strategy).unwrap_or(u16::MAX));
+                    counters.intents_by_reason.insert(format!("{strategy}/{reason}"), n);
                 }
             }
         }

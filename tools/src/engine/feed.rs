@@ -229,6 +229,35 @@ impl FeedSource {
         if let Kind::Binance { replay, frames } = &mut self.kind {
             replay.prepare_next(frames);
         }
+        // A paced simulator message is not due yet: nothing arrived (the wait, spun or parked,
+        // is before the ingress stamp, as a live frame's would be).
+        if let Kind::Sim { sim, pace, t0_sim, start, sent, .. } = &mut self.kind {
+            let start = *start.get_or_insert_with(Instant::now);
+            let due = match *pace {
+                Pace::MaxSpeed => true,
+                Pace::RealTime => {
+                    sim.now_ns() <= t0_sim.saturating_add(start.elapsed().as_nanos() as i64)
+                }
+                Pace::Rate(r) => {
+                    let due_ns = (u128::from(*sent) * 1_000_000_000 / u128::from(r.max(1))) as u64;
+                    // Gaps shorter than a park are spun out here: a parked source overshoots
+                    // them by the kernel's wake-up latency and the rate would turn into bursts.
+                    loop {
+                        let now = start.elapsed().as_nanos() as u64;
+                        if now >= due_ns {
+                            break true;
+                        }
+                        if due_ns - now > SPIN_GAP_NS {
+                            break false;
+                        }
+                        std::hint::spin_loop();
+                    }
+                }
+            };
+            if !due {
+                return None;
+            }
+        }
         let ingress = now_ns();
         let before = self.pending.len();
         let alive = match &mut self.kind {
@@ -240,48 +269,20 @@ impl FeedSource {
                 };
                 replay.feed_next(frames, &mut c)
             }
-            Kind::Sim { sim, batch, pace, t0_sim, start, sent } => {
-                let start = *start.get_or_insert_with(Instant::now);
-                let due = match *pace {
-                    Pace::MaxSpeed => true,
-                    Pace::RealTime => {
-                        sim.now_ns() <= t0_sim.saturating_add(start.elapsed().as_nanos() as i64)
+            Kind::Sim { sim, batch, sent, .. } => match sim.next_batch(batch) {
+                Some(_) => {
+                    *sent += 1;
+                    for ev in batch.iter() {
+                        self.pending.push(FeedItem::Event {
+                            ev: *ev,
+                            st: Stamps::default(),
+                            last: false,
+                        });
                     }
-                    Pace::Rate(r) => {
-                        let due_ns =
-                            (u128::from(*sent) * 1_000_000_000 / u128::from(r.max(1))) as u64;
-                        // Gaps shorter than a park are spun out here: a parked source overshoots
-                        // them by the kernel's wake-up latency and the rate would turn into bursts.
-                        loop {
-                            let now = start.elapsed().as_nanos() as u64;
-                            if now >= due_ns {
-                                break true;
-                            }
-                            if due_ns - now > SPIN_GAP_NS {
-                                break false;
-                            }
-                            std::hint::spin_loop();
-                        }
-                    }
-                };
-                if !due {
-                    return None;
+                    true
                 }
-                match sim.next_batch(batch) {
-                    Some(_) => {
-                        *sent += 1;
-                        for ev in batch.iter() {
-                            self.pending.push(FeedItem::Event {
-                                ev: *ev,
-                                st: Stamps::default(),
-                                last: false,
-                            });
-                        }
-                        true
-                    }
-                    None => false,
-                }
-            }
+                None => false,
+            },
             Kind::Live { rx } => {
                 let Ok(ev) = rx.pop() else {
                     if rx.is_abandoned() {
