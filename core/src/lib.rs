@@ -30,6 +30,6 @@ pub use instrument::{
     ConfigError, Instrument, InstrumentId, Registry, Symbol, SymbolError, Venue, VenueParseError,
 };
 pub use order::{
-    ClientOrderId, Fill, IntentAction, Liquidity, Money, OrderIntent, OrderType, RiskVerdict,
-    StrategyId,
+    ClientOrderId, EquitySnapshot, Fill, IntentAction, Liquidity, Money, OrderIntent, OrderType,
+    PositionSnapshot, RiskVerdict, SignalRecord, StrategyId,
 };

@@ -204,13 +204,124 @@ pub struct RiskVerdict {
     pub _pad: [u8; 1],
 }
 
+/// The signals an intent was decided on, journaled just before the intent (same `client_id`),
+/// so a researcher sees why each order was wanted without re-running the strategies. Values are
+/// fixed-point, scaled by [`SignalRecord::SCALE`]; [`SignalRecord::NONE`] where the signal had no
+/// value yet (the full signal series is re-derived by replaying the journal's market events).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SignalRecord {
+    /// When the strategy decided.
+    pub ts_ns: i64,
+    /// The intent this signal produced.
+    pub client_id: ClientOrderId,
+    /// Microprice of the intent's instrument, in ticks × `SCALE`.
+    pub microprice: i64,
+    /// Top-of-book size imbalance in `[-1, 1]` × `SCALE`.
+    pub imbalance: i64,
+    /// Normalised window order-flow imbalance in `[-1, 1]` × `SCALE`.
+    pub ofi_norm: i64,
+    /// Mid's deviation from the rolling VWAP in bps × `SCALE`.
+    pub vwap_dev_bps: i64,
+    /// Instrument.
+    pub instrument: InstrumentId,
+    /// Strategy.
+    pub strategy: StrategyId,
+    /// The strategy's reason code (as on the intent).
+    pub reason: u16,
+    /// Padding, always zero.
+    pub _pad: [u8; 2],
+}
+
+impl SignalRecord {
+    /// Fixed-point scale of the values.
+    pub const SCALE: f64 = 1e6;
+    /// A signal without a value.
+    pub const NONE: i64 = i64::MIN;
+
+    /// `v × SCALE` rounded, or [`SignalRecord::NONE`] for `None`, NaN or out of range.
+    #[inline]
+    pub fn fixed(v: Option<f64>) -> i64 {
+        match v {
+            Some(x) if x.is_finite() && (x * Self::SCALE).abs() < 9.0e18 => {
+                (x * Self::SCALE).round() as i64
+            }
+            _ => Self::NONE,
+        }
+    }
+
+    /// The value of a fixed-point field, `None` for [`SignalRecord::NONE`].
+    #[inline]
+    pub fn value(fixed: i64) -> Option<f64> {
+        (fixed != Self::NONE).then(|| fixed as f64 / Self::SCALE)
+    }
+}
+
+/// One strategy's position in one instrument, journaled after each fill that changed it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PositionSnapshot {
+    /// Time of the fill.
+    pub ts_ns: i64,
+    /// Signed size in lots (positive long).
+    pub qty_lots: i64,
+    /// Entry notional of the open size.
+    pub cost: Money,
+    /// Realized PnL before fees.
+    pub realized: Money,
+    /// Fees paid on this position (rebates negative).
+    pub fees: Money,
+    /// Instrument.
+    pub instrument: InstrumentId,
+    /// Strategy.
+    pub strategy: StrategyId,
+    /// Padding, always zero.
+    pub _pad: [u8; 4],
+}
+
+/// The paper account, journaled after each fill.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EquitySnapshot {
+    /// Time of the fill.
+    pub ts_ns: i64,
+    /// Equity (cash plus open positions at their marks).
+    pub equity: Money,
+    /// Fees paid so far.
+    pub fees: Money,
+    /// Round trips closed so far.
+    pub closed_trades: u32,
+    /// Positions open (strategy × instrument).
+    pub open_positions: u32,
+    /// Whether the circuit breaker has halted trading.
+    pub halted: bool,
+    /// Padding, always zero.
+    pub _pad: [u8; 7],
+}
+
 const _: () = assert!(std::mem::size_of::<OrderIntent>() == 64);
 const _: () = assert!(std::mem::size_of::<Fill>() == 48);
+const _: () = assert!(std::mem::size_of::<SignalRecord>() == 56);
+const _: () = assert!(std::mem::size_of::<PositionSnapshot>() == 48);
+const _: () = assert!(std::mem::size_of::<EquitySnapshot>() == 40);
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::{Registry, Venue};
+
+    #[test]
+    fn signal_values_are_fixed_point_with_a_none_sentinel() {
+        assert_eq!(SignalRecord::fixed(Some(0.25)), 250_000);
+        assert_eq!(SignalRecord::fixed(Some(-1.0)), -1_000_000);
+        assert_eq!(SignalRecord::fixed(Some(1e-7)), 0);
+        assert_eq!(SignalRecord::fixed(Some(123_456.789_012_3)), 123_456_789_012);
+        for bad in [None, Some(f64::NAN), Some(f64::INFINITY), Some(1e13), Some(-1e13)] {
+            assert_eq!(SignalRecord::fixed(bad), SignalRecord::NONE, "{bad:?}");
+        }
+        assert_eq!(SignalRecord::value(SignalRecord::NONE), None);
+        assert_eq!(SignalRecord::value(-1_500_000), Some(-1.5));
+    }
 
     #[test]
     fn notional_is_exact_and_rounds_half_away_from_zero() {

@@ -11,12 +11,16 @@
 //! | `ORDER_INTENT` | the `OrderIntent` fields |
 //! | `RISK_VERDICT` | the `RiskVerdict` fields |
 //! | `FILL` | the `Fill` fields |
+//! | `SIGNAL` | the `SignalRecord` fields (the signals an intent was decided on) |
+//! | `POSITION` | the `PositionSnapshot` fields (after a fill) |
+//! | `EQUITY` | the `EquitySnapshot` fields (after a fill) |
 //! | `CONTROL` | `u16 kind`, then UTF-8 text |
 
 use crpbot_core::{
-    Bbo, BookSnapshot, BookState, BookStateChange, ClientOrderId, Fill, InstrumentId, IntentAction,
-    LevelUpdate, Liquidity, MarkPrice, MarketEvent, Money, OrderIntent, OrderType, Px, Qty,
-    RiskVerdict, Side, StateReason, StrategyId, Trade, Venue,
+    Bbo, BookSnapshot, BookState, BookStateChange, ClientOrderId, EquitySnapshot, Fill,
+    InstrumentId, IntentAction, LevelUpdate, Liquidity, MarkPrice, MarketEvent, Money, OrderIntent,
+    OrderType, PositionSnapshot, Px, Qty, RiskVerdict, Side, SignalRecord, StateReason, StrategyId,
+    Trade, Venue,
 };
 
 use crate::RecordType;
@@ -98,6 +102,12 @@ pub enum Decoded<'a> {
     Verdict(RiskVerdict),
     /// A fill.
     Fill(Fill),
+    /// The signals an intent was decided on.
+    Signal(SignalRecord),
+    /// A position after a fill.
+    Position(PositionSnapshot),
+    /// The paper account after a fill.
+    Equity(EquitySnapshot),
     /// A control event.
     Control {
         /// What happened.
@@ -457,6 +467,92 @@ pub fn decode_fill(payload: &[u8]) -> Result<Fill, DecodeError> {
     })
 }
 
+/// Encodes a signal record; returns the payload length.
+pub fn encode_signal(r: &SignalRecord, buf: &mut [u8; MAX_TYPED_LEN]) -> usize {
+    let mut e = Enc { buf, pos: 0 };
+    e.i64(r.ts_ns);
+    e.u64(r.client_id.0);
+    e.i64(r.microprice);
+    e.i64(r.imbalance);
+    e.i64(r.ofi_norm);
+    e.i64(r.vwap_dev_bps);
+    e.u16(r.instrument.0);
+    e.u16(r.strategy.0);
+    e.u16(r.reason);
+    e.pos
+}
+
+/// Decodes a `SIGNAL` payload.
+pub fn decode_signal(payload: &[u8]) -> Result<SignalRecord, DecodeError> {
+    let mut d = Dec { buf: payload, pos: 0 };
+    Ok(SignalRecord {
+        ts_ns: d.i64()?,
+        client_id: ClientOrderId(d.u64()?),
+        microprice: d.i64()?,
+        imbalance: d.i64()?,
+        ofi_norm: d.i64()?,
+        vwap_dev_bps: d.i64()?,
+        instrument: InstrumentId(d.u16()?),
+        strategy: StrategyId(d.u16()?),
+        reason: d.u16()?,
+        _pad: [0; 2],
+    })
+}
+
+/// Encodes a position snapshot; returns the payload length.
+pub fn encode_position(p: &PositionSnapshot, buf: &mut [u8; MAX_TYPED_LEN]) -> usize {
+    let mut e = Enc { buf, pos: 0 };
+    e.i64(p.ts_ns);
+    e.i64(p.qty_lots);
+    e.i64(p.cost.0);
+    e.i64(p.realized.0);
+    e.i64(p.fees.0);
+    e.u16(p.instrument.0);
+    e.u16(p.strategy.0);
+    e.pos
+}
+
+/// Decodes a `POSITION` payload.
+pub fn decode_position(payload: &[u8]) -> Result<PositionSnapshot, DecodeError> {
+    let mut d = Dec { buf: payload, pos: 0 };
+    Ok(PositionSnapshot {
+        ts_ns: d.i64()?,
+        qty_lots: d.i64()?,
+        cost: Money(d.i64()?),
+        realized: Money(d.i64()?),
+        fees: Money(d.i64()?),
+        instrument: InstrumentId(d.u16()?),
+        strategy: StrategyId(d.u16()?),
+        _pad: [0; 4],
+    })
+}
+
+/// Encodes an equity snapshot; returns the payload length.
+pub fn encode_equity(q: &EquitySnapshot, buf: &mut [u8; MAX_TYPED_LEN]) -> usize {
+    let mut e = Enc { buf, pos: 0 };
+    e.i64(q.ts_ns);
+    e.i64(q.equity.0);
+    e.i64(q.fees.0);
+    e.u32(q.closed_trades);
+    e.u32(q.open_positions);
+    e.u8(u8::from(q.halted));
+    e.pos
+}
+
+/// Decodes an `EQUITY` payload.
+pub fn decode_equity(payload: &[u8]) -> Result<EquitySnapshot, DecodeError> {
+    let mut d = Dec { buf: payload, pos: 0 };
+    Ok(EquitySnapshot {
+        ts_ns: d.i64()?,
+        equity: Money(d.i64()?),
+        fees: Money(d.i64()?),
+        closed_trades: d.u32()?,
+        open_positions: d.u32()?,
+        halted: d.bool("halted")?,
+        _pad: [0; 7],
+    })
+}
+
 /// Writes a raw-frame payload (`venue`, the context instrument, then the frame) into `out`
 /// (cleared first).
 pub fn encode_raw_frame(
@@ -497,6 +593,9 @@ pub fn decode(record_type: u16, ver: u16, payload: &[u8]) -> Result<Decoded<'_>,
         RecordType::ORDER_INTENT => Decoded::Intent(decode_intent(payload)?),
         RecordType::RISK_VERDICT => Decoded::Verdict(decode_verdict(payload)?),
         RecordType::FILL => Decoded::Fill(decode_fill(payload)?),
+        RecordType::SIGNAL => Decoded::Signal(decode_signal(payload)?),
+        RecordType::POSITION => Decoded::Position(decode_position(payload)?),
+        RecordType::EQUITY => Decoded::Equity(decode_equity(payload)?),
         RecordType::CONTROL => {
             let mut d = Dec { buf: payload, pos: 0 };
             let k = d.u16()?;
@@ -536,6 +635,29 @@ mod tests {
             // Every strict prefix is refused, never misread.
             for cut in 0..n {
                 prop_assert!(decode_market(&buf[..cut]).is_err());
+            }
+        }
+
+        #[test]
+        fn signals_positions_and_equity_round_trip(a in any::<i64>(), b in any::<i64>(), c in any::<i64>(), u in any::<u64>(), id in any::<u16>(), st in any::<u16>(), n in any::<u32>(), halted in any::<bool>()) {
+            let mut buf = [0u8; MAX_TYPED_LEN];
+            let sig = SignalRecord { ts_ns: a, client_id: ClientOrderId(u), microprice: b, imbalance: c, ofi_norm: SignalRecord::NONE, vwap_dev_bps: a ^ c, instrument: InstrumentId(id), strategy: StrategyId(st), reason: id ^ st, _pad: [0; 2] };
+            let len = encode_signal(&sig, &mut buf);
+            prop_assert_eq!(decode(RecordType::SIGNAL, 1, &buf[..len]), Ok(Decoded::Signal(sig)));
+            for cut in 0..len {
+                prop_assert!(decode_signal(&buf[..cut]).is_err());
+            }
+            let pos = PositionSnapshot { ts_ns: a, qty_lots: b, cost: Money(c), realized: Money(a ^ b), fees: Money(-c), instrument: InstrumentId(id), strategy: StrategyId(st), _pad: [0; 4] };
+            let len = encode_position(&pos, &mut buf);
+            prop_assert_eq!(decode(RecordType::POSITION, 1, &buf[..len]), Ok(Decoded::Position(pos)));
+            for cut in 0..len {
+                prop_assert!(decode_position(&buf[..cut]).is_err());
+            }
+            let eq = EquitySnapshot { ts_ns: a, equity: Money(b), fees: Money(c), closed_trades: n, open_positions: n / 3, halted, _pad: [0; 7] };
+            let len = encode_equity(&eq, &mut buf);
+            prop_assert_eq!(decode(RecordType::EQUITY, 1, &buf[..len]), Ok(Decoded::Equity(eq)));
+            for cut in 0..len {
+                prop_assert!(decode_equity(&buf[..cut]).is_err());
             }
         }
 

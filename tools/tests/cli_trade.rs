@@ -90,6 +90,22 @@ fn strategies_report_is_deterministic_and_shows_fees() {
     assert_eq!(s["per_type"]["intent"].as_u64(), Some(intents));
     assert_eq!(s["per_type"]["verdict"].as_u64(), Some(intents));
     assert_eq!(s["per_type"]["fill"], c["fills"]);
+    // Each intent follows the signals it was decided on; each fill is followed by the position
+    // it changed, and each batch of fills by the account's equity.
+    assert_eq!(s["per_type"]["signal"].as_u64(), Some(intents));
+    assert_eq!(s["per_type"]["position"], c["fills"]);
+    let equity = s["per_type"]["equity"].as_u64().unwrap();
+    assert!(equity >= 1 && equity <= c["fills"].as_u64().unwrap(), "{s}");
+    let dump = crpbot()
+        .args(["journal", "dump"])
+        .arg(&journal)
+        .args(["--type", "signal", "--limit", "1"])
+        .output()
+        .unwrap();
+    let first: serde_json::Value =
+        serde_json::from_slice(dump.stdout.split(|&b| b == b'\n').next().unwrap()).unwrap();
+    assert!(first["microprice_ticks"].as_f64().unwrap() > 0.0, "{first}");
+    assert!(first["imbalance"].as_f64().unwrap().abs() <= 1.0, "{first}");
     std::fs::remove_dir_all(&dir).ok();
 }
 

@@ -6,7 +6,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand, ValueEnum};
-use crpbot_core::{InstrumentId, MarketEvent, Registry, Venue};
+use crpbot_core::{
+    EquitySnapshot, InstrumentId, MarketEvent, PositionSnapshot, Registry, SignalRecord, Venue,
+};
 use crpbot_journal::codec::{self, ControlKind, Decoded, MAX_TYPED_LEN};
 use crpbot_journal::{Journal, JournalConfig, Reader, RecordType, Writer};
 use serde_json::{Value, json};
@@ -201,6 +203,16 @@ fn decoded_json(reg: &Registry, d: &Decoded<'_>) -> Value {
         Decoded::Fill(f) => {
             json!({"client_id": f.client_id.0, "symbol": symbol(reg, f.instrument), "strategy": f.strategy.0, "side": format!("{:?}", f.side), "px": px_text(reg, f.instrument, f.px.0), "qty": qty_text(reg, f.instrument, f.qty.0), "fee": f.fee.to_f64(), "liquidity": format!("{:?}", f.liquidity), "last": f.last})
         }
+        Decoded::Signal(s) => {
+            let v = |x: i64| SignalRecord::value(x).map_or(Value::Null, |f| json!(f));
+            json!({"client_id": s.client_id.0, "symbol": symbol(reg, s.instrument), "strategy": s.strategy.0, "reason": s.reason, "microprice_ticks": v(s.microprice), "imbalance": v(s.imbalance), "ofi_norm": v(s.ofi_norm), "vwap_dev_bps": v(s.vwap_dev_bps)})
+        }
+        Decoded::Position(p) => {
+            json!({"symbol": symbol(reg, p.instrument), "strategy": p.strategy.0, "qty": qty_text(reg, p.instrument, p.qty_lots), "cost": p.cost.to_f64(), "realized": p.realized.to_f64(), "fees": p.fees.to_f64()})
+        }
+        Decoded::Equity(e) => {
+            json!({"equity": e.equity.to_f64(), "fees": e.fees.to_f64(), "closed_trades": e.closed_trades, "open_positions": e.open_positions, "halted": e.halted})
+        }
         Decoded::Control { kind, text } => json!({"control": format!("{kind:?}"), "text": text}),
         _ => json!({}),
     }
@@ -364,6 +376,27 @@ impl JournalSink {
         let mut buf = [0u8; MAX_TYPED_LEN];
         let n = codec::encode_fill(f, &mut buf);
         self.append(RecordType::FILL, f.ts_ns, Some(&buf[..n]));
+    }
+
+    /// Records the signals an intent was decided on.
+    pub fn signal(&mut self, s: &SignalRecord) {
+        let mut buf = [0u8; MAX_TYPED_LEN];
+        let n = codec::encode_signal(s, &mut buf);
+        self.append(RecordType::SIGNAL, s.ts_ns, Some(&buf[..n]));
+    }
+
+    /// Records a position snapshot.
+    pub fn position(&mut self, p: &PositionSnapshot) {
+        let mut buf = [0u8; MAX_TYPED_LEN];
+        let n = codec::encode_position(p, &mut buf);
+        self.append(RecordType::POSITION, p.ts_ns, Some(&buf[..n]));
+    }
+
+    /// Records an equity snapshot.
+    pub fn equity(&mut self, e: &EquitySnapshot) {
+        let mut buf = [0u8; MAX_TYPED_LEN];
+        let n = codec::encode_equity(e, &mut buf);
+        self.append(RecordType::EQUITY, e.ts_ns, Some(&buf[..n]));
     }
 
     /// Records a control event.

@@ -333,6 +333,9 @@ enum Decision {
     Intent(crpbot_core::OrderIntent),
     Verdict(crpbot_core::RiskVerdict),
     Fill(crpbot_core::Fill),
+    Signal(crpbot_core::SignalRecord),
+    Position(crpbot_core::PositionSnapshot),
+    Equity(crpbot_core::EquitySnapshot),
 }
 
 /// Compares the replayed trading path's decisions with the journaled ones, in order.
@@ -370,6 +373,15 @@ impl super::trade::RecordSink for DecisionCheck {
     }
     fn fill(&mut self, f: &crpbot_core::Fill) {
         self.check(Decision::Fill(*f));
+    }
+    fn signal(&mut self, s: &crpbot_core::SignalRecord) {
+        self.check(Decision::Signal(*s));
+    }
+    fn position(&mut self, p: &crpbot_core::PositionSnapshot) {
+        self.check(Decision::Position(*p));
+    }
+    fn equity(&mut self, e: &crpbot_core::EquitySnapshot) {
+        self.check(Decision::Equity(*e));
     }
 }
 
@@ -444,6 +456,9 @@ fn from_journal(
             codec::Decoded::Intent(i) => decisions.push(Decision::Intent(i)),
             codec::Decoded::Verdict(v) => decisions.push(Decision::Verdict(v)),
             codec::Decoded::Fill(f) => decisions.push(Decision::Fill(f)),
+            codec::Decoded::Signal(s) => decisions.push(Decision::Signal(s)),
+            codec::Decoded::Position(p) => decisions.push(Decision::Position(p)),
+            codec::Decoded::Equity(e) => decisions.push(Decision::Equity(e)),
             // The run's start record names its strategies: replay them to check decisions.
             codec::Decoded::Control { kind: codec::ControlKind::Start, text } => {
                 if let Some(list) =

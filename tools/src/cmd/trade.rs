@@ -1,14 +1,16 @@
 //! The trading path of a replay: fast strategies → inline circuit breaker → paper venue.
 //!
 //! Every intent passes `RiskEngine::check`; only accepted intents reach the paper venue. Fills
-//! go back to the risk engine and to the strategies. With a journal, every intent, verdict and
-//! fill is recorded. Time is the replayed local receive time, so a run is deterministic.
+//! go back to the risk engine and to the strategies. With a journal, every intent (after the
+//! signals it was decided on), verdict and fill (followed by the position it changed and the
+//! account's equity) is recorded. Time is the replayed local receive time, so a run is deterministic.
 
 use std::collections::BTreeMap;
 
 use anyhow::{Context, bail};
 use crpbot_core::{
-    BookState, ClientOrderId, Fill, OrderIntent, Registry, RiskVerdict, StrategyId, Trade,
+    BookState, ClientOrderId, EquitySnapshot, Fill, OrderIntent, PositionSnapshot, Registry,
+    RiskVerdict, SignalRecord, StrategyId, Trade,
 };
 use crpbot_feeds::replay::Published;
 use crpbot_risk::metrics::Report;
@@ -28,6 +30,12 @@ pub trait RecordSink {
     fn verdict(&mut self, v: &RiskVerdict);
     /// A fill.
     fn fill(&mut self, f: &Fill);
+    /// The signals an intent was decided on (just before the intent).
+    fn signal(&mut self, s: &SignalRecord);
+    /// A position after a fill changed it.
+    fn position(&mut self, p: &PositionSnapshot);
+    /// The account after the fills of one event.
+    fn equity(&mut self, e: &EquitySnapshot);
     /// Called between the strategies and the risk checks of one event (latency stamps).
     #[inline]
     fn signalled(&mut self) {}
@@ -47,6 +55,21 @@ impl RecordSink for Option<JournalSink> {
     fn fill(&mut self, f: &Fill) {
         if let Some(j) = self {
             j.fill(f);
+        }
+    }
+    fn signal(&mut self, s: &SignalRecord) {
+        if let Some(j) = self {
+            j.signal(s);
+        }
+    }
+    fn position(&mut self, p: &PositionSnapshot) {
+        if let Some(j) = self {
+            j.position(p);
+        }
+    }
+    fn equity(&mut self, e: &EquitySnapshot) {
+        if let Some(j) = self {
+            j.equity(e);
         }
     }
 }
@@ -283,6 +306,7 @@ impl Trader {
             }
             let verdict = self.risk.check(intent, &ctx);
             let accepted = verdict.is_accepted();
+            journal.signal(&self.signal_record(intent));
             journal.intent(intent);
             journal.verdict(&RiskVerdict {
                 ts_ns: ctx.now_ns,
@@ -307,12 +331,52 @@ impl Trader {
         }
     }
 
+    /// The signals of the intent's instrument as they stood at the decision.
+    fn signal_record(&self, intent: &OrderIntent) -> SignalRecord {
+        let s = self.lane.signals().get(intent.instrument).map(|s| s.signals());
+        let f = |v: Option<f64>| SignalRecord::fixed(v);
+        SignalRecord {
+            ts_ns: intent.ts_ns,
+            client_id: intent.client_id,
+            microprice: f(s.and_then(|s| s.microprice)),
+            imbalance: f(s.and_then(|s| s.imbalance)),
+            ofi_norm: f(s.and_then(|s| s.ofi_norm)),
+            vwap_dev_bps: f(s.and_then(|s| s.vwap_dev_bps)),
+            instrument: intent.instrument,
+            strategy: intent.strategy,
+            reason: intent.reason,
+            _pad: [0; 2],
+        }
+    }
+
     fn settle(&mut self, journal: &mut impl RecordSink) {
         for f in &self.fills {
             self.counters.fills += 1;
             journal.fill(f);
+            let p = self.paper.position(f.strategy, f.instrument);
+            journal.position(&PositionSnapshot {
+                ts_ns: f.ts_ns,
+                qty_lots: p.qty,
+                cost: p.cost,
+                realized: p.realized,
+                fees: p.fees,
+                instrument: f.instrument,
+                strategy: f.strategy,
+                _pad: [0; 4],
+            });
             let _ = self.risk.on_fill(f);
             self.lane.on_fill(f);
+        }
+        if let Some(last) = self.fills.last() {
+            journal.equity(&EquitySnapshot {
+                ts_ns: last.ts_ns,
+                equity: self.paper.equity(),
+                fees: self.paper.fees_paid(),
+                closed_trades: u32::try_from(self.paper.closed_trades().len()).unwrap_or(u32::MAX),
+                open_positions: self.open_positions(),
+                halted: self.risk.halted().is_some(),
+                _pad: [0; 7],
+            });
         }
         self.closed.clear();
         self.paper.drain_closed(&mut self.closed);
@@ -353,6 +417,18 @@ impl Trader {
             halted: self.risk.halted().is_some(),
             per_strategy: self.per_strategy(),
         }
+    }
+
+    /// Positions open, over every strategy id the report counts and every instrument.
+    fn open_positions(&self) -> u32 {
+        let mut n = 0u32;
+        for k in 0..STRATEGY_SLOTS {
+            let sid = StrategyId(k as u16);
+            for &i in &self.instrument_ids {
+                n += u32::from(self.paper.position(sid, i).qty != 0);
+            }
+        }
+        n
     }
 
     fn per_strategy(&self) -> [StrategyStatus; 4] {

@@ -12,7 +12,8 @@ use std::sync::{Arc, Mutex};
 use anyhow::Context;
 use crpbot_core::pipeline::{Emit, Full, HaltFlag, Stage};
 use crpbot_core::{
-    BookState, Fill, InstrumentId, MarketEvent, OrderIntent, Px, Registry, RiskVerdict,
+    BookState, EquitySnapshot, Fill, InstrumentId, MarketEvent, OrderIntent, PositionSnapshot, Px,
+    Registry, RiskVerdict, SignalRecord,
 };
 use crpbot_feeds::replay::{BboCsv, Published, ReplaySink};
 use crpbot_feeds::session::{LiveBooks, ResyncRequester};
@@ -337,6 +338,15 @@ impl<E: Emit<JournalItem>> RecordSink for Out<'_, E> {
     }
     fn fill(&mut self, f: &Fill) {
         self.send(Rec::Fill(*f));
+    }
+    fn signal(&mut self, s: &SignalRecord) {
+        self.send(Rec::Signal(*s));
+    }
+    fn position(&mut self, p: &PositionSnapshot) {
+        self.send(Rec::Position(*p));
+    }
+    fn equity(&mut self, e: &EquitySnapshot) {
+        self.send(Rec::Equity(*e));
     }
     fn signalled(&mut self) {
         self.cur.signalled = now_ns();

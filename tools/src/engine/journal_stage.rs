@@ -171,6 +171,9 @@ impl Stage for JournalStage {
                         }
                     }
                     Rec::Fill(f) => j.fill(&f),
+                    Rec::Signal(s) => j.signal(&s),
+                    Rec::Position(p) => j.position(&p),
+                    Rec::Equity(e) => j.equity(&e),
                     Rec::Control { kind, ts_ns } => {
                         j.control(kind, "", ts_ns);
                         // Operator events are risk-critical: durable before anything follows.

@@ -33,7 +33,10 @@ use anyhow::Context;
 use crpbot_core::pipeline::{
     EdgeKind, HaltFlag, PipelineBuilder, PipelineConfig, PipelineReport, Topology, WaitStrategy,
 };
-use crpbot_core::{Fill, InstrumentId, MarketEvent, OrderIntent, Registry, RiskVerdict};
+use crpbot_core::{
+    EquitySnapshot, Fill, InstrumentId, MarketEvent, OrderIntent, PositionSnapshot, Registry,
+    RiskVerdict, SignalRecord,
+};
 use serde::Serialize;
 
 pub use core_stage::{CoreOptions, CoreStage, Status, SwingLink};
@@ -62,6 +65,12 @@ pub enum Rec {
     Verdict(RiskVerdict),
     /// A fill.
     Fill(Fill),
+    /// The signals an intent was decided on.
+    Signal(SignalRecord),
+    /// A position after a fill.
+    Position(PositionSnapshot),
+    /// The account after a fill.
+    Equity(EquitySnapshot),
     /// A raw frame of `len` bytes waiting in the byte ring.
     Raw { ts_ns: i64, len: u32, instrument: Option<InstrumentId> },
     /// The end of one venue message's processing (latency stamps only; nothing journaled).
