@@ -72,19 +72,30 @@ fn check_bench_json(path: &std::path::Path, runs: usize) -> serde_json::Value {
 }
 
 #[test]
-fn bench_on_a_recording_reports_every_stage_for_both_topologies() {
+fn bench_on_a_recording_reports_every_stage_for_every_topology() {
     let Some(data) = data_dir() else { return };
     let dir = tmp("bench-rec");
     let json = dir.join("bench.json");
     let out = crpbot()
         .args(["bench", "--input"])
         .arg(data.join("binance-spot-l2/ethusdt_20240808.gz"))
-        .args(["--topologies", "fused,split", "--json"])
+        .args(["--topologies", "fused,pair,split", "--json"])
         .arg(&json)
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    check_bench_json(&json, 2);
+    let j = check_bench_json(&json, 3);
+    // One thread, two or three: the same decisions.
+    let trading = |run: &serde_json::Value| {
+        let notes = run["notes"].as_array().unwrap();
+        notes.iter().find(|n| n.as_str().unwrap().starts_with("trading counters")).cloned()
+    };
+    let runs = j["runs"].as_array().unwrap();
+    let names: Vec<_> = runs.iter().map(|r| r["topology"].as_str().unwrap()).collect();
+    assert_eq!(names, ["fused", "pair", "split"]);
+    assert!(trading(&runs[0]).is_some(), "{}", runs[0]);
+    assert_eq!(trading(&runs[0]), trading(&runs[1]));
+    assert_eq!(trading(&runs[0]), trading(&runs[2]));
     std::fs::remove_dir_all(&dir).ok();
 }
 

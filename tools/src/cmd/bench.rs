@@ -15,7 +15,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use crpbot_benches::compare;
 use crpbot_benches::harness::{BenchReport, LatencyRecorder, RunResult, Stamps};
-use crpbot_core::pipeline::{Topology, WaitStrategy};
+use crpbot_core::pipeline::WaitStrategy;
 use crpbot_core::{Registry, Venue};
 
 use super::engine_args::{TopologyArg, WaitArg};
@@ -36,11 +36,12 @@ pub struct BenchArgs {
     /// Seconds of simulator input (with --rate).
     #[arg(long, default_value_t = 10.0)]
     duration: f64,
-    /// Topologies to run, in turn (fused, split).
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "fused,split")]
+    /// Topologies to run, in turn (fused, pair, split).
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "fused,pair,split")]
     topologies: Vec<TopologyArg>,
     /// Wait strategies to run each topology with (spin, spin-then-park, yield). Default: spin
-    /// for fused; spin-then-park for split unless --cores gives each thread its own core.
+    /// for fused; spin-then-park for pair and split unless --cores gives each thread its own
+    /// core.
     #[arg(long, value_enum, value_delimiter = ',')]
     waits: Vec<WaitArg>,
     /// Cores to pin the stage threads to, in stage order.
@@ -143,7 +144,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let mut runs = Vec::new();
     for &topology in &args.topologies {
         let waits: Vec<WaitStrategy> = if args.waits.is_empty() {
-            let threads = if topology == TopologyArg::Fused { 1 } else { 3 };
+            let threads = topology.threads();
             // Spin needs a core per thread; otherwise park (a fused run is one thread).
             vec![if threads == 1 || args.cores.len() >= threads {
                 WaitStrategy::Spin
@@ -165,10 +166,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         }
     }
     for (k, (topology, wait)) in runs.into_iter().enumerate() {
-        let topo_name = match topology {
-            TopologyArg::Fused => "fused",
-            TopologyArg::Split => "split",
-        };
+        let topo_name = topology.name();
         let wait_name = match wait {
             WaitStrategy::Spin => "spin",
             WaitStrategy::SpinThenPark { .. } => "spin-then-park",
@@ -203,10 +201,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         let cfg = EngineConfig {
             source,
             registry: registry.clone(),
-            topology: match topology {
-                TopologyArg::Fused => Topology::Fused,
-                TopologyArg::Split => Topology::Split,
-            },
+            topology,
             wait,
             cores: args.cores.clone(),
             ring_capacity: 1 << 14,

@@ -1,20 +1,13 @@
 //! Command-line options shared by every command that runs the engine.
 
 use clap::{Args, ValueEnum};
-use crpbot_core::pipeline::{Topology, WaitStrategy};
+use crpbot_core::pipeline::WaitStrategy;
+
+pub use crate::engine::Layout as TopologyArg;
 
 /// Spin-then-park as the engine uses it: a few thousand idle rounds, then park up to 1 ms.
 const PARK: WaitStrategy =
     WaitStrategy::SpinThenPark { spins: 4096, park: std::time::Duration::from_millis(1) };
-
-/// Thread layout of the hot lane.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum TopologyArg {
-    /// Feed, core and journal stages on one thread (direct calls).
-    Fused,
-    /// One thread per stage, joined by SPSC rings, pinned to `--cores` if given.
-    Split,
-}
 
 /// How idle stage threads wait.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -30,7 +23,8 @@ pub enum WaitArg {
 /// `--topology`, `--wait`, `--cores`.
 #[derive(Clone, Debug, Args)]
 pub struct EngineArgs {
-    /// Thread layout: fused (one thread) or split (feed | core | journal threads).
+    /// Thread layout: fused (one thread), pair (feed + core | journal: two threads, the 2-core
+    /// split) or split (feed | core | journal: three threads).
     #[arg(long, value_enum, default_value = "fused")]
     pub topology: TopologyArg,
     /// Wait strategy of idle threads (default: spin when every thread has its own core in
@@ -43,17 +37,14 @@ pub struct EngineArgs {
 }
 
 impl EngineArgs {
-    /// The pipeline topology.
-    pub fn topology(&self) -> Topology {
-        match self.topology {
-            TopologyArg::Fused => Topology::Fused,
-            TopologyArg::Split => Topology::Split,
-        }
+    /// The thread layout.
+    pub fn topology(&self) -> TopologyArg {
+        self.topology
     }
 
     /// The wait strategy (see the flag's default).
     pub fn wait(&self) -> WaitStrategy {
-        let threads = if self.topology == TopologyArg::Fused { 1 } else { 3 };
+        let threads = self.topology.threads();
         match self.wait {
             Some(WaitArg::Spin) => WaitStrategy::Spin,
             Some(WaitArg::SpinThenPark) => PARK,
@@ -63,11 +54,8 @@ impl EngineArgs {
         }
     }
 
-    /// "fused" or "split".
+    /// "fused", "pair" or "split".
     pub fn topology_name(&self) -> &'static str {
-        match self.topology {
-            TopologyArg::Fused => "fused",
-            TopologyArg::Split => "split",
-        }
+        self.topology.name()
     }
 }

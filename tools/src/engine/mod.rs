@@ -1,6 +1,7 @@
 //! The hot lane, assembled: feed (read + decode + sync) → core (books + strategies + circuit
 //! breaker + paper venue) → journal writer, on the pipeline runtime of crpbot-core, fused on
-//! one thread or split over pinned cores (`--topology`). `run`, `replay`, `demo` and `bench`
+//! one thread, as feed + core | journal on two, or split over three pinned cores
+//! ([`Layout`], `--topology`). `run`, `replay`, `demo` and `bench`
 //! all drive this one engine, so what the benchmark times is what trades.
 //!
 //! # Items between stages
@@ -8,8 +9,8 @@
 //! * feed → core: [`FeedItem`] (a normalized [`MarketEvent`] or a raw-frame marker, with the
 //!   message's latency [`Stamps`]), a data edge: the feed keeps what a full ring hands back
 //!   and retries (a replay never drops; a live session's own ring is upstream of this).
-//! * core → journal: [`JournalItem`] (market event, intent, verdict, fill, raw-frame marker,
-//!   end-of-message stamp). In a replay a full ring makes the core wait (back-pressure reaches
+//! * core → journal: [`JournalItem`] (market event, signal, intent, verdict, fill, position,
+//!   equity, raw-frame marker, end-of-message stamp). In a replay a full ring makes the core wait (back-pressure reaches
 //!   the file reader); live, the edge is a decision edge: full latches the halt (J10).
 //! * Raw frames travel as bytes in a separate SPSC byte ring from feed to journal; the marker
 //!   item says how many bytes to take, so frames land in the journal in message order in both
@@ -88,6 +89,38 @@ pub struct JournalItem {
     pub st: Stamps,
 }
 
+/// How the three stages map onto threads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Layout {
+    /// Feed, core and journal stages on one thread (direct calls).
+    Fused,
+    /// Feed and core on one thread, the journal writer on another: the split for two cores
+    /// (the hot path keeps one core; journal appends leave it).
+    Pair,
+    /// One thread per stage, joined by SPSC rings (needs three cores).
+    Split,
+}
+
+impl Layout {
+    /// Threads the layout runs.
+    pub const fn threads(self) -> usize {
+        match self {
+            Layout::Fused => 1,
+            Layout::Pair => 2,
+            Layout::Split => 3,
+        }
+    }
+
+    /// Its name on the command line and in reports.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Layout::Fused => "fused",
+            Layout::Pair => "pair",
+            Layout::Split => "split",
+        }
+    }
+}
+
 /// Everything that configures one engine run.
 #[derive(Debug)]
 pub struct EngineConfig {
@@ -96,7 +129,7 @@ pub struct EngineConfig {
     /// Instruments.
     pub registry: Registry,
     /// Thread layout.
-    pub topology: Topology,
+    pub topology: Layout,
     /// How idle threads wait.
     pub wait: WaitStrategy,
     /// Cores to pin the stage threads to (split: one per stage; fused: the first).
@@ -194,26 +227,25 @@ pub fn run(
         core.set_durable(journal.durable_verdicts());
     }
     let journal_result = journal.result_handle();
-    let topology_name = match cfg.topology {
-        Topology::Fused => "fused",
-        Topology::Split => "split",
-        Topology::Auto if cfg.cores.len() >= 3 => "split",
-        Topology::Auto => "fused",
-    };
+    let topology_name = cfg.topology.name();
     let pcfg = PipelineConfig {
-        topology: cfg.topology,
+        topology: if cfg.topology == Layout::Fused { Topology::Fused } else { Topology::Split },
         cores: cfg.cores.clone(),
         wait: cfg.wait,
         ring_capacity: cfg.ring_capacity,
         ..PipelineConfig::default()
     };
     let journal_edge = if live { EdgeKind::Decision } else { EdgeKind::Data { spins: 1 << 12 } };
-    let pipeline = PipelineBuilder::new(pcfg, halt)
-        .source("feed", feed)
-        .split("core", core, EdgeKind::Data { spins: 1 << 12 })
-        .split("journal", journal, journal_edge)
-        .start()
-        .context("starting the pipeline")?;
+    let chain = PipelineBuilder::new(pcfg, halt).source("feed", feed);
+    // `pair`: the feed calls the core directly; only the journal is across a ring.
+    let chain = match cfg.topology {
+        Layout::Pair => chain.then("core", core),
+        Layout::Fused | Layout::Split => {
+            chain.split("core", core, EdgeKind::Data { spins: 1 << 12 })
+        }
+    };
+    let pipeline =
+        chain.split("journal", journal, journal_edge).start().context("starting the pipeline")?;
     let mut stopped_early = false;
     let mut last: Option<Status> = None;
     let deadline = cfg.max_wall.map(|d| start + d);
