@@ -106,6 +106,25 @@ fn strategies_report_is_deterministic_and_shows_fees() {
         serde_json::from_slice(dump.stdout.split(|&b| b == b'\n').next().unwrap()).unwrap();
     assert!(first["microprice_ticks"].as_f64().unwrap() > 0.0, "{first}");
     assert!(first["imbalance"].as_f64().unwrap().abs() <= 1.0, "{first}");
+    // Replaying the journal through the engine (fused and pair) re-makes every decision record.
+    for topology in ["fused", "pair"] {
+        let out = crpbot()
+            .args(["replay", "--topology", topology, "--from-journal"])
+            .arg(&journal)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let r: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+        assert!(out.status.success(), "{r}\n{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(r["first_decision_divergence"], serde_json::Value::Null, "{r}");
+        assert_eq!(r["first_divergence"], serde_json::Value::Null, "{r}");
+        let records = ["intent", "verdict", "fill", "signal", "position", "equity"]
+            .iter()
+            .map(|t| s["per_type"][t].as_u64().unwrap())
+            .sum::<u64>();
+        assert_eq!(r["decisions_compared"].as_u64(), Some(records), "{r}");
+        assert_eq!(r["topology"], topology);
+    }
     std::fs::remove_dir_all(&dir).ok();
 }
 

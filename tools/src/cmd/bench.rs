@@ -216,6 +216,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             },
             max_wall: args.rate.map(|_| Duration::from_secs_f64(args.duration + 30.0)),
             swing: None,
+            check: None,
         };
         eprintln!("crpbot bench: {topo_name}/{wait_name} on {input_name} ...");
         let controls = Controls::default();

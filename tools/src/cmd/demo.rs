@@ -219,6 +219,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         },
         max_wall: None,
         swing: swing_link,
+        check: None,
     };
     let controls = Controls::default();
     crate::shutdown::install(&controls)?;

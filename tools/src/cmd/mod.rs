@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod demo;
 pub mod engine_args;
+pub mod from_journal;
 pub mod journal;
 pub mod operator;
 pub mod record;

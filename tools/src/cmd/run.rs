@@ -241,6 +241,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         },
         max_wall: args.live.duration.map(|s| Duration::from_secs_f64(s.max(0.0))),
         swing: swing_link,
+        check: None,
     };
     let every = Duration::from_secs_f64(args.live.status_every.max(0.1));
     let mut next_status = Instant::now() + every;

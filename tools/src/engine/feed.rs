@@ -58,6 +58,8 @@ pub enum SourceSpec {
     Sim { seed: u64, duration_s: Option<f64>, pace: Pace },
     /// A live venue session's ring.
     Session(LiveFeed),
+    /// The raw Binance frames of a journal (`replay --from-journal`), in journal order.
+    Journal { venue: Venue, dir: PathBuf },
 }
 
 impl SourceSpec {
@@ -121,6 +123,15 @@ enum Kind {
     },
     Live {
         rx: rtrb::Consumer<MarketEvent>,
+    },
+    Journal {
+        reader: Box<crpbot_journal::Reader>,
+        replay: Box<BinanceReplay>,
+        venue: Venue,
+        frame: Vec<u8>,
+        frames: u64,
+        undecodable: u64,
+        read_error: Option<String>,
     },
 }
 
@@ -189,6 +200,23 @@ impl FeedSource {
             }
             // Live raw frames are journaled by `crpbot record` (the session's frame tap).
             SourceSpec::Session(LiveFeed { rx, resync }) => (Kind::Live { rx }, resync, None),
+            SourceSpec::Journal { venue, dir } => {
+                let reader = crpbot_journal::Reader::open(&dir)
+                    .with_context(|| format!("opening journal {}", dir.display()))?;
+                let resync = ResyncRequester::detached(registry.len());
+                let replay = Box::new(BinanceReplay::events_only(registry, venue, resync.clone()));
+                let kind = Kind::Journal {
+                    reader: Box::new(reader),
+                    replay,
+                    venue,
+                    frame: Vec::with_capacity(1 << 20),
+                    frames: 0,
+                    undecodable: 0,
+                    read_error: None,
+                };
+                // The frames are already in the journal being read.
+                (kind, resync, None)
+            }
         };
         let feed = FeedSource {
             kind,
@@ -283,6 +311,23 @@ impl FeedSource {
                 }
                 None => false,
             },
+            Kind::Journal { reader, replay, venue, frame, frames, undecodable, read_error } => {
+                let mut c = Collector {
+                    pending: &mut self.pending,
+                    raw: None,
+                    raw_dropped: &mut self.raw_dropped,
+                };
+                next_journal_frame(
+                    reader,
+                    replay,
+                    *venue,
+                    frame,
+                    frames,
+                    undecodable,
+                    read_error,
+                    &mut c,
+                )
+            }
             Kind::Live { rx } => {
                 let Ok(ev) = rx.pop() else {
                     if rx.is_abandoned() {
@@ -332,6 +377,15 @@ impl FeedSource {
             }
             // The session's counters are with its handle, on the control thread.
             Kind::Live { .. } => serde_json::json!({ "events": self.messages }),
+            Kind::Journal { replay, frames, undecodable, read_error, .. } => {
+                let mut j = serde_json::to_value(replay.stats()).unwrap_or_default();
+                if let Some(o) = j.as_object_mut() {
+                    o.insert("journal_frames".into(), (*frames).into());
+                    o.insert("undecodable_frames".into(), (*undecodable).into());
+                    o.insert("journal_read_error".into(), read_error.clone().into());
+                }
+                j
+            }
         };
         if let Ok(mut g) = self.shared.0.summary.lock() {
             *g = Some(json);
@@ -384,6 +438,55 @@ impl Source for FeedSource {
         }
         self.shared.0.messages.store(self.messages, Ordering::Relaxed);
         Progress::Busy
+    }
+}
+
+/// Feeds the next raw frame of `venue` from the journal; false at its end (or at a record that
+/// cannot be read, kept in `read_error`: what follows a bad record is not trusted).
+#[allow(clippy::too_many_arguments)]
+fn next_journal_frame(
+    reader: &mut crpbot_journal::Reader,
+    replay: &mut BinanceReplay,
+    venue: Venue,
+    frame: &mut Vec<u8>,
+    frames: &mut u64,
+    undecodable: &mut u64,
+    read_error: &mut Option<String>,
+    sink: &mut Collector<'_>,
+) -> bool {
+    use crpbot_journal::{RecordType, codec};
+    loop {
+        let (ts_ns, instrument) = match reader.next_record() {
+            None => return false,
+            Some(Err(e)) => {
+                *read_error = Some(e.to_string());
+                return false;
+            }
+            Some(Ok(rec)) => {
+                if rec.record_type != RecordType::RAW_FRAME {
+                    continue;
+                }
+                match codec::decode(rec.record_type, rec.ver, rec.payload) {
+                    Ok(codec::Decoded::RawFrame { venue: v, instrument, frame: bytes })
+                        if v == venue =>
+                    {
+                        frame.clear();
+                        frame.extend_from_slice(bytes);
+                        (rec.ts_ns, instrument)
+                    }
+                    Ok(_) => continue,
+                    Err(_) => {
+                        *undecodable += 1;
+                        continue;
+                    }
+                }
+            }
+        };
+        *frames += 1;
+        if replay.feed(frame, ts_ns, instrument, sink).is_err() {
+            *undecodable += 1;
+        }
+        return true;
     }
 }
 

@@ -10,6 +10,7 @@ use crpbot_core::pipeline::{Emit, Stage};
 use crpbot_core::{Registry, Venue};
 use crpbot_risk::KillSwitch;
 
+use super::check::RecordCheck;
 use super::{JournalItem, Rec, StampSink, now_ns};
 use crate::cmd::journal::JournalSink;
 
@@ -64,6 +65,8 @@ pub struct JournalStage {
     durable_verdicts: Arc<AtomicU64>,
     last_ts: i64,
     result: JournalResultHandle,
+    /// Replay from a journal: compare every record with the journal's.
+    check: Option<RecordCheck>,
 }
 
 impl std::fmt::Debug for JournalStage {
@@ -104,7 +107,13 @@ impl JournalStage {
             durable_verdicts: Arc::default(),
             last_ts: 0,
             result: JournalResultHandle::default(),
+            check: None,
         })
+    }
+
+    /// Compares every record the core makes with `check`'s expected ones.
+    pub fn set_check(&mut self, check: RecordCheck) {
+        self.check = Some(check);
     }
 
     /// The count of verdicts made durable so far.
@@ -137,6 +146,9 @@ impl Stage for JournalStage {
     type Out = ();
 
     fn on_item<E: Emit<()>>(&mut self, item: JournalItem, _out: &mut E) {
+        if let Some(c) = self.check.as_mut() {
+            c.on_rec(&item.rec);
+        }
         match item.rec {
             Rec::Done => {
                 if let Some(o) = self.observer.as_mut() {
@@ -200,6 +212,9 @@ impl Stage for JournalStage {
     }
 
     fn finish<E: Emit<()>>(&mut self, _out: &mut E) {
+        if let Some(c) = self.check.as_mut() {
+            c.finish();
+        }
         let mut result = JournalResult::default();
         if let Some(j) = self.sink.take() {
             result.records = j.written() + 1;

@@ -21,6 +21,7 @@
 //! A journal append or sync error, and a latched pipeline halt (full decision ring), engage the
 //! breaker's kill switch: trading stops at the next check; market data keeps flowing.
 
+mod check;
 mod core_stage;
 mod feed;
 mod journal_stage;
@@ -40,6 +41,7 @@ use crpbot_core::{
 };
 use serde::Serialize;
 
+pub use check::{CheckResult, Decision, Expected, RecordCheck};
 pub use core_stage::{CoreOptions, CoreStage, Status, SwingLink};
 pub use feed::{FeedSource, LiveFeed, Pace, SourceSpec};
 pub use journal_stage::{JournalOptions, JournalStage};
@@ -144,6 +146,8 @@ pub struct EngineConfig {
     pub max_wall: Option<Duration>,
     /// The async swing lane's queues, if it runs.
     pub swing: Option<SwingLink>,
+    /// Replay from a journal: the records to compare the run's with.
+    pub check: Option<Expected>,
 }
 
 /// What an engine run produced.
@@ -169,6 +173,8 @@ pub struct EngineReport {
     pub rings: serde_json::Value,
     /// Whether the run was stopped by a signal or the kill switch engaged.
     pub stopped_early: bool,
+    /// Replay from a journal: the comparison with the journal's records.
+    pub check: Option<CheckResult>,
 }
 
 /// Shared controls between the engine threads and the control thread.
@@ -200,7 +206,7 @@ pub fn run(
     core_opts.sim_preset |= matches!(cfg.source, SourceSpec::Sim { .. });
     if core_opts.status_ids.is_empty() {
         let venue = match &cfg.source {
-            SourceSpec::Binance { venue, .. } => Some(*venue),
+            SourceSpec::Binance { venue, .. } | SourceSpec::Journal { venue, .. } => Some(*venue),
             SourceSpec::Sim { .. } => Some(crpbot_core::Venue::Sim),
             SourceSpec::Session(_) => None,
         };
@@ -222,7 +228,13 @@ pub fn run(
         core.set_swing(link);
     }
     let core_result = core.result_handle();
-    let journal = JournalStage::open(&cfg.journal, &cfg.registry, raw_rx, observer, kill)?;
+    let mut journal = JournalStage::open(&cfg.journal, &cfg.registry, raw_rx, observer, kill)?;
+    let check = cfg.check.map(|expected| {
+        let c = RecordCheck::new(expected);
+        let handle = c.handle();
+        journal.set_check(c);
+        handle
+    });
     if cfg.journal.durable_decisions && cfg.journal.dir.is_some() {
         core.set_durable(journal.durable_verdicts());
     }
@@ -290,6 +302,7 @@ pub fn run(
         }),
         rings: rings_json(&report),
         stopped_early,
+        check: check.and_then(|h| h.take()),
     })
 }
 

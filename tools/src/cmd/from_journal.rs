@@ -1,0 +1,288 @@
+//! `crpbot replay --from-journal DIR`: re-decode a journal's raw frames, re-run the strategies its
+//! start record names, and check that the same market events and decisions come out.
+//!
+//! Binance journals run through the engine (feed | core | journal in the `--topology` asked
+//! for, the replay clock being the frames' receive times); the journal stage compares every
+//! record with the journal's instead of writing one. Coinbase journals use the direct
+//! single-threaded path (the Coinbase replay keeps its own books), with the same comparison.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use crpbot_core::{
+    BookState, BookStateChange, EquitySnapshot, Fill, MarketEvent, OrderIntent, PositionSnapshot,
+    Registry, RiskVerdict, SignalRecord, StateReason, Venue,
+};
+use crpbot_feeds::coinbase::CoinbaseReplay;
+use crpbot_feeds::replay::{BboCsv, Published, ReplaySink};
+use crpbot_journal::codec::{self, ControlKind, Decoded};
+use crpbot_journal::{Reader, RecordType};
+use serde_json::{Value, json};
+
+use super::engine_args::EngineArgs;
+use super::trade::{RecordSink, Trader};
+use crate::engine::{
+    self, CheckResult, Controls, CoreOptions, Decision, EngineConfig, Expected, JournalOptions,
+    Rec, RecordCheck, SourceSpec,
+};
+
+/// What the journal holds for the comparison.
+struct Journaled {
+    expected: Expected,
+    strategies: Vec<String>,
+    live_only: u64,
+}
+
+/// Session-side events a replay of the frames cannot make, so not compared: a live Binance
+/// session marks the moment it requested a snapshot (`Resyncing`; a replay has the snapshot in
+/// its input and requests nothing), and a live session marks its books stale on a stall, a
+/// dropped connection and at its end.
+fn live_only_state(s: &BookStateChange) -> bool {
+    s.state == BookState::Resyncing
+        || (s.state == BookState::Stale
+            && matches!(s.reason, StateReason::Stall | StateReason::Disconnect))
+}
+
+fn read_journal(dir: &Path, venue: Venue) -> anyhow::Result<Journaled> {
+    let binance = matches!(venue, Venue::BinanceSpot | Venue::BinanceUsdm);
+    let mut j = Journaled { expected: Expected::default(), strategies: Vec::new(), live_only: 0 };
+    let mut reader =
+        Reader::open(dir).with_context(|| format!("opening journal {}", dir.display()))?;
+    while let Some(rec) = reader.next_record() {
+        let rec = rec.with_context(|| format!("reading journal {}", dir.display()))?;
+        let d = &mut j.expected.decisions;
+        match codec::decode(rec.record_type, rec.ver, rec.payload)? {
+            Decoded::Market(MarketEvent::State(s)) if binance && live_only_state(&s) => {
+                j.live_only += 1;
+            }
+            Decoded::Market(ev) => j.expected.market.push(ev),
+            Decoded::Intent(i) => d.push(Decision::Intent(i)),
+            Decoded::Verdict(v) => d.push(Decision::Verdict(v)),
+            Decoded::Fill(f) => d.push(Decision::Fill(f)),
+            Decoded::Signal(s) => d.push(Decision::Signal(s)),
+            Decoded::Position(p) => d.push(Decision::Position(p)),
+            Decoded::Equity(e) => d.push(Decision::Equity(e)),
+            // The run's start record names its strategies: replay them to check decisions.
+            Decoded::Control { kind: ControlKind::Start, text } => {
+                if let Some(list) =
+                    text.split_whitespace().find_map(|w| w.strip_prefix("strategies="))
+                {
+                    j.strategies =
+                        list.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(j)
+}
+
+/// The comparison's fields of the printed summary.
+fn insert_check(out: &mut Value, check: &CheckResult, j: &Journaled) {
+    let Some(o) = out.as_object_mut() else { return };
+    o.insert("events_compared".into(), check.events_compared.into());
+    o.insert("live_only_events".into(), j.live_only.into());
+    o.insert("events_hash".into(), check.events_hash.clone().into());
+    o.insert("strategies".into(), j.strategies.join(",").into());
+    o.insert("decisions_compared".into(), check.decisions_compared.into());
+    o.insert(
+        "first_decision_divergence".into(),
+        check
+            .first_decision_divergence
+            .as_ref()
+            .map_or(Value::Null, |d| json!({"decision_index": d.index, "detail": d.detail})),
+    );
+    o.insert(
+        "first_divergence".into(),
+        check
+            .first_divergence
+            .as_ref()
+            .map_or(Value::Null, |d| json!({"event_index": d.index, "detail": d.detail})),
+    );
+}
+
+/// Replays a journal and prints the summary; exit 1 on a divergence.
+pub fn run(
+    dir: &Path,
+    registry: Registry,
+    venue: Venue,
+    bbo_out: Option<&Path>,
+    engine_args: &EngineArgs,
+) -> anyhow::Result<ExitCode> {
+    let j = read_journal(dir, venue)?;
+    let (mut out, check, read_error) = match venue {
+        Venue::BinanceSpot | Venue::BinanceUsdm => {
+            via_engine(dir, registry, venue, bbo_out, engine_args, &j)?
+        }
+        Venue::Coinbase => direct_coinbase(dir, &registry, bbo_out, &j)?,
+        other => bail!(
+            "replay from a journal of {other} frames is not supported (binance-spot, binance-usdm, coinbase)"
+        ),
+    };
+    insert_check(&mut out, &check, &j);
+    println!("{out}");
+    if let Some(e) = read_error {
+        eprintln!("crpbot replay: journal {}: {e}", dir.display());
+        return Ok(ExitCode::FAILURE);
+    }
+    let same = check.first_divergence.is_none() && check.first_decision_divergence.is_none();
+    Ok(if same { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn via_engine(
+    dir: &Path,
+    registry: Registry,
+    venue: Venue,
+    bbo_out: Option<&Path>,
+    engine_args: &EngineArgs,
+    j: &Journaled,
+) -> anyhow::Result<(Value, CheckResult, Option<String>)> {
+    let cfg = EngineConfig {
+        source: SourceSpec::Journal { venue, dir: dir.to_path_buf() },
+        registry,
+        topology: engine_args.topology(),
+        wait: engine_args.wait(),
+        cores: engine_args.cores.clone(),
+        ring_capacity: 1 << 14,
+        core: CoreOptions {
+            strategies: j.strategies.clone(),
+            bbo_out: bbo_out.map(Path::to_path_buf),
+            start_ns: 0,
+            status_ids: Vec::new(),
+            sim_preset: false,
+        },
+        journal: JournalOptions::default(),
+        max_wall: None,
+        swing: None,
+        check: Some(j.expected.clone()),
+    };
+    let controls = Controls::default();
+    crate::shutdown::install(&controls)?;
+    let report = engine::run(cfg, &controls, None, |_, _| true)?;
+    let check = report.check.clone().context("the journal stage did not report its comparison")?;
+    let mut out = report.feed.clone();
+    let read_error = out.get("journal_read_error").and_then(Value::as_str).map(str::to_owned);
+    if let Some(o) = out.as_object_mut() {
+        o.remove("journal_read_error");
+        o.insert("crossed".into(), report.books["crossed"].clone());
+        o.insert("levels_applied".into(), report.books["levels_applied"].clone());
+        o.insert("elapsed_s".into(), report.elapsed_s.into());
+        o.insert("topology".into(), report.topology.clone().into());
+    }
+    Ok((out, check, read_error))
+}
+
+/// The direct path's sinks: books to the BBO CSV and the trader, every record to the check.
+struct Direct<W: std::io::Write> {
+    check: RecordCheck,
+    csv: Option<BboCsv<W>>,
+    trader: Option<Trader>,
+}
+
+/// The trader's records, to the check.
+struct ToCheck<'a>(&'a mut RecordCheck);
+
+impl RecordSink for ToCheck<'_> {
+    fn intent(&mut self, i: &OrderIntent) {
+        self.0.on_rec(&Rec::Intent(*i));
+    }
+    fn verdict(&mut self, v: &RiskVerdict) {
+        self.0.on_rec(&Rec::Verdict(*v));
+    }
+    fn fill(&mut self, f: &Fill) {
+        self.0.on_rec(&Rec::Fill(*f));
+    }
+    fn signal(&mut self, s: &SignalRecord) {
+        self.0.on_rec(&Rec::Signal(*s));
+    }
+    fn position(&mut self, p: &PositionSnapshot) {
+        self.0.on_rec(&Rec::Position(*p));
+    }
+    fn equity(&mut self, e: &EquitySnapshot) {
+        self.0.on_rec(&Rec::Equity(*e));
+    }
+}
+
+impl<W: std::io::Write> ReplaySink for Direct<W> {
+    fn on_book(&mut self, p: &Published<'_>) {
+        if let Some(csv) = &mut self.csv {
+            csv.on_book(p);
+        }
+        if let Some(t) = &mut self.trader {
+            t.on_book(p, &mut ToCheck(&mut self.check));
+        }
+    }
+    fn on_event(&mut self, ev: &MarketEvent) {
+        if let (Some(t), MarketEvent::Trade(tr)) = (&mut self.trader, ev) {
+            t.on_trade(tr, &mut ToCheck(&mut self.check));
+        }
+        self.check.on_rec(&Rec::Market(*ev));
+    }
+}
+
+fn direct_coinbase(
+    dir: &Path,
+    registry: &Registry,
+    bbo_out: Option<&Path>,
+    j: &Journaled,
+) -> anyhow::Result<(Value, CheckResult, Option<String>)> {
+    let trader =
+        if j.strategies.is_empty() { None } else { Some(Trader::new(registry, &j.strategies, 0)?) };
+    let csv = match bbo_out {
+        Some(path) => {
+            let file =
+                File::create(path).with_context(|| format!("creating {}", path.display()))?;
+            Some(BboCsv::new(BufWriter::with_capacity(1 << 20, file), registry)?)
+        }
+        None => None,
+    };
+    let check = RecordCheck::new(j.expected.clone());
+    let handle = check.handle();
+    let mut sink = Direct { check, csv, trader };
+    let mut replay = CoinbaseReplay::new(registry);
+    let mut reader =
+        Reader::open(dir).with_context(|| format!("opening journal {}", dir.display()))?;
+    let mut frame = Vec::with_capacity(1 << 16);
+    let (mut frames, mut bad) = (0u64, 0u64);
+    let mut read_error = None;
+    let start = std::time::Instant::now();
+    while let Some(rec) = reader.next_record() {
+        let rec = match rec {
+            Ok(r) => r,
+            Err(e) => {
+                read_error = Some(e.to_string());
+                break;
+            }
+        };
+        if rec.record_type != RecordType::RAW_FRAME {
+            continue;
+        }
+        let Ok(Decoded::RawFrame { venue: Venue::Coinbase, frame: bytes, .. }) =
+            codec::decode(rec.record_type, rec.ver, rec.payload)
+        else {
+            continue;
+        };
+        frames += 1;
+        frame.clear();
+        frame.extend_from_slice(bytes);
+        if replay.feed(&mut frame, rec.ts_ns, &mut sink).is_err() {
+            bad += 1;
+        }
+    }
+    let mut stats = replay.stats();
+    stats.elapsed_s = start.elapsed().as_secs_f64();
+    sink.check.finish();
+    if let (Some(csv), Some(path)) = (sink.csv.take(), bbo_out) {
+        csv.finish().with_context(|| format!("writing {}", path.display()))?;
+    }
+    let mut out = serde_json::to_value(&stats)?;
+    if let Some(o) = out.as_object_mut() {
+        o.insert("journal_frames".into(), frames.into());
+        o.insert("undecodable_frames".into(), bad.into());
+    }
+    let check = handle.take().context("comparison result")?;
+    Ok((out, check, read_error))
+}
