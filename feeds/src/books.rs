@@ -81,6 +81,25 @@ impl BookSet {
         BookSet { books, stats: BookSetStats::default() }
     }
 
+    /// Books for instrument ids `0..n`: those in `active` built with `cfg`, the others with
+    /// [`BookConfig::MIN_WINDOW_TICKS`] slots and no far reservation. A run that trades two of
+    /// the registry's two dozen instruments then zeroes two full books at start-up, not two
+    /// dozen (each full book is megabytes, pre-faulted). An event for an inactive instrument is
+    /// still applied exactly: its book grows, and the growth is counted in its stats.
+    pub fn with_active(n: usize, active: &[InstrumentId], cfg: BookConfig) -> BookSet {
+        let small = BookConfig { window_ticks: BookConfig::MIN_WINDOW_TICKS, far_capacity: 0 };
+        let books = (0..n)
+            .map(|i| TrackedBook {
+                book: Book::new(if active.iter().any(|a| a.index() == i) { cfg } else { small }),
+                state: BookState::Syncing,
+                update_id: 0,
+                ts_exch_ns: 0,
+                ts_local_ns: 0,
+            })
+            .collect();
+        BookSet { books, stats: BookSetStats::default() }
+    }
+
     /// The book of an instrument.
     #[inline]
     pub fn get(&self, id: InstrumentId) -> Option<&TrackedBook> {
@@ -137,5 +156,60 @@ impl BookSet {
             }
             _ => BookEffect::None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crpbot_core::{LevelUpdate, Px, Qty, Side};
+
+    fn level(id: u16, side: Side, px: i64, qty: i64) -> MarketEvent {
+        MarketEvent::Level(LevelUpdate {
+            ts_exch_ns: 0,
+            ts_local_ns: 0,
+            update_id: 1,
+            px: Px(px),
+            qty: Qty(qty),
+            instrument: InstrumentId(id),
+            side,
+            flags: 0,
+            _pad: 0,
+        })
+    }
+
+    /// An inactive instrument's small book holds the same levels as a full one: far levels
+    /// make it grow (counted), nothing is dropped.
+    #[test]
+    fn inactive_books_are_small_but_exact() {
+        let cfg = BookConfig { window_ticks: 1 << 12, far_capacity: 256 };
+        let mut set = BookSet::with_active(3, &[InstrumentId(1)], cfg);
+        let mut full = BookSet::new(3, cfg);
+        let mut x = 12_345u64;
+        for _ in 0..5_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let side = if x & 1 == 0 { Side::Buy } else { Side::Sell };
+            let base = if side == Side::Buy { 100_000 } else { 100_100 };
+            let off = (x >> 8) as i64 % 3_000;
+            let px = if side == Side::Buy { base - off } else { base + off };
+            let qty = if (x >> 40) % 5 == 0 { 0 } else { (x >> 20) as i64 % 1_000 + 1 };
+            for id in [0u16, 1, 2] {
+                set.apply(&level(id, side, px, qty));
+                full.apply(&level(id, side, px, qty));
+            }
+        }
+        for id in 0..3 {
+            let (a, b) = (
+                &set.get(InstrumentId(id)).unwrap().book,
+                &full.get(InstrumentId(id)).unwrap().book,
+            );
+            for side in [Side::Buy, Side::Sell] {
+                assert!(a.levels(side).eq(b.levels(side)), "instrument {id} {side:?}");
+            }
+        }
+        assert_eq!(set.stats().rejected, 0);
+        assert!(set.get(InstrumentId(0)).unwrap().book.stats().far_grows > 0);
     }
 }

@@ -108,6 +108,14 @@ pub struct BinanceReplay {
 impl BinanceReplay {
     /// A replay of `venue` with the instruments of `registry`.
     pub fn new(registry: &Registry, venue: Venue) -> BinanceReplay {
+        // Full books for the venue's instruments; the others never see an event here.
+        let active: Vec<InstrumentId> =
+            registry.iter().filter(|i| i.venue == venue).map(|i| i.id).collect();
+        let books = BookSet::with_active(registry.len(), &active, Default::default());
+        BinanceReplay::with_books(registry, venue, books)
+    }
+
+    fn with_books(registry: &Registry, venue: Venue, books: BookSet) -> BinanceReplay {
         let rule = if venue == Venue::BinanceUsdm { Continuity::Usdm } else { Continuity::Spot };
         let syncs = registry
             .iter()
@@ -118,7 +126,7 @@ impl BinanceReplay {
             venue,
             decoder: BinanceDecoder::new(registry, venue, DecoderConfig::default()),
             syncs,
-            books: BookSet::new(registry.len(), Default::default()),
+            books,
             stats: ReplayStats::default(),
             detached: None,
         }
@@ -134,8 +142,8 @@ impl BinanceReplay {
         venue: Venue,
         resync: ResyncRequester,
     ) -> BinanceReplay {
-        let mut r = BinanceReplay::new(registry, venue);
-        r.books = BookSet::new(0, crpbot_book::BookConfig { window_ticks: 64, far_capacity: 0 });
+        let none = BookSet::new(0, crpbot_book::BookConfig { window_ticks: 64, far_capacity: 0 });
+        let mut r = BinanceReplay::with_books(registry, venue, none);
         r.detached = Some(resync);
         r
     }

@@ -70,9 +70,32 @@ pub struct LiveBooks {
 impl LiveBooks {
     /// Books for every instrument of `registry`.
     pub fn new(registry: &Registry, resync: ResyncRequester) -> LiveBooks {
-        let cfg = BookConfig { window_ticks: 1 << 16, far_capacity: 4096 };
-        LiveBooks { books: BookSet::new(registry.len(), cfg), resync, stats: LiveStats::default() }
+        LiveBooks {
+            books: BookSet::new(registry.len(), Self::CONFIG),
+            resync,
+            stats: LiveStats::default(),
+        }
     }
+
+    /// Full-size books for the `active` instruments only (see [`BookSet::with_active`]); empty
+    /// `active` means every instrument.
+    pub fn for_instruments(
+        registry: &Registry,
+        active: &[InstrumentId],
+        resync: ResyncRequester,
+    ) -> LiveBooks {
+        if active.is_empty() {
+            return LiveBooks::new(registry, resync);
+        }
+        LiveBooks {
+            books: BookSet::with_active(registry.len(), active, Self::CONFIG),
+            resync,
+            stats: LiveStats::default(),
+        }
+    }
+
+    /// The size of a live book: 65,536 ticks each side of the window, 4,096 far levels.
+    const CONFIG: BookConfig = BookConfig { window_ticks: 1 << 16, far_capacity: 4096 };
 
     /// The books.
     pub fn books(&self) -> &BookSet {

@@ -158,7 +158,8 @@ impl CoreStage {
         };
         let kill = trader.as_ref().map(Trader::kill_switch).unwrap_or_default();
         Ok(CoreStage {
-            books: LiveBooks::new(registry, resync),
+            // Full books for the source's instruments only (all of them for a live session).
+            books: LiveBooks::for_instruments(registry, &opts.status_ids, resync),
             trader,
             csv,
             csv_path: opts.bbo_out.clone(),
