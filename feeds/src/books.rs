@@ -194,7 +194,7 @@ mod tests {
             let base = if side == Side::Buy { 100_000 } else { 100_100 };
             let off = (x >> 8) as i64 % 3_000;
             let px = if side == Side::Buy { base - off } else { base + off };
-            let qty = if (x >> 40) % 5 == 0 { 0 } else { (x >> 20) as i64 % 1_000 + 1 };
+            let qty = if (x >> 40).is_multiple_of(5) { 0 } else { (x >> 20) as i64 % 1_000 + 1 };
             for id in [0u16, 1, 2] {
                 set.apply(&level(id, side, px, qty));
                 full.apply(&level(id, side, px, qty));
