@@ -125,6 +125,35 @@ fn strategies_report_is_deterministic_and_shows_fees() {
         assert_eq!(r["decisions_compared"].as_u64(), Some(records), "{r}");
         assert_eq!(r["topology"], topology);
     }
+    // The journal's strategies re-run with --report: the same metrics report as the original
+    // replay, byte for byte. Other strategies: a report of their own, decisions not checked.
+    let again = dir.join("again.json");
+    let out = crpbot()
+        .args(["replay", "--from-journal"])
+        .arg(&journal)
+        .arg("--report")
+        .arg(&again)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read(&again).unwrap(), a, "report from the journal differs");
+    let ofi = dir.join("ofi.json");
+    let out = crpbot()
+        .args(["replay", "--from-journal"])
+        .arg(&journal)
+        .args(["--strategies", "ofi", "--report"])
+        .arg(&ofi)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let r: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert!(out.status.success(), "{r}");
+    assert_eq!(
+        (r["decisions_checked"].as_bool(), r["strategies"].as_str()),
+        (Some(false), Some("ofi"))
+    );
+    let rep: serde_json::Value = serde_json::from_slice(&std::fs::read(&ofi).unwrap()).unwrap();
+    assert!(rep["counters"]["intents"].as_u64().unwrap() > 0, "{rep}");
     std::fs::remove_dir_all(&dir).ok();
 }
 

@@ -1,5 +1,6 @@
 //! `crpbot replay --from-journal DIR`: re-decode a journal's raw frames, re-run the strategies its
-//! start record names, and check that the same market events and decisions come out.
+//! start record names (or the `--strategies` given), and check that the same market events and
+//! decisions come out; `--report` writes the strategies' metrics report.
 //!
 //! Binance journals run through the engine (feed | core | journal in the `--topology` asked
 //! for, the replay clock being the frames' receive times); the journal stage compares every
@@ -29,11 +30,24 @@ use crate::engine::{
     Rec, RecordCheck, SourceSpec,
 };
 
+/// What a replay from a journal writes besides its summary.
+#[derive(Clone, Copy, Debug)]
+pub struct Outputs<'a> {
+    /// The BBO CSV.
+    pub bbo_out: Option<&'a Path>,
+    /// Strategies to run instead of the journal's (empty: the journal's).
+    pub strategies: &'a [String],
+    /// Where the strategies' metrics report goes (stderr without).
+    pub report: Option<&'a Path>,
+}
+
 /// What the journal holds for the comparison.
 struct Journaled {
     expected: Expected,
     strategies: Vec<String>,
     live_only: u64,
+    /// False when other strategies than the journal's run: their decisions are not compared.
+    decisions_checked: bool,
 }
 
 /// Session-side events a replay of the frames cannot make, so not compared: a live Binance
@@ -48,7 +62,12 @@ fn live_only_state(s: &BookStateChange) -> bool {
 
 fn read_journal(dir: &Path, venue: Venue) -> anyhow::Result<Journaled> {
     let binance = matches!(venue, Venue::BinanceSpot | Venue::BinanceUsdm);
-    let mut j = Journaled { expected: Expected::default(), strategies: Vec::new(), live_only: 0 };
+    let mut j = Journaled {
+        expected: Expected::default(),
+        strategies: Vec::new(),
+        live_only: 0,
+        decisions_checked: true,
+    };
     let mut reader =
         Reader::open(dir).with_context(|| format!("opening journal {}", dir.display()))?;
     while let Some(rec) = reader.next_record() {
@@ -87,6 +106,7 @@ fn insert_check(out: &mut Value, check: &CheckResult, j: &Journaled) {
     o.insert("live_only_events".into(), j.live_only.into());
     o.insert("events_hash".into(), check.events_hash.clone().into());
     o.insert("strategies".into(), j.strategies.join(",").into());
+    o.insert("decisions_checked".into(), j.decisions_checked.into());
     o.insert("decisions_compared".into(), check.decisions_compared.into());
     o.insert(
         "first_decision_divergence".into(),
@@ -109,11 +129,22 @@ pub fn run(
     dir: &Path,
     registry: Registry,
     venue: Venue,
-    bbo_out: Option<&Path>,
+    outputs: Outputs<'_>,
     engine_args: &EngineArgs,
 ) -> anyhow::Result<ExitCode> {
-    let j = read_journal(dir, venue)?;
-    let (mut out, check, read_error) = match venue {
+    let mut j = read_journal(dir, venue)?;
+    if !outputs.strategies.is_empty() && outputs.strategies != j.strategies.as_slice() {
+        // Other strategies than the journal's: their decisions are new, not checked.
+        j.strategies = outputs.strategies.to_vec();
+        j.expected.decisions.clear();
+        j.expected.skip_decisions = true;
+        j.decisions_checked = false;
+    }
+    if outputs.report.is_some() && j.strategies.is_empty() {
+        bail!("--report needs strategies: the journal names none; give --strategies");
+    }
+    let bbo_out = outputs.bbo_out;
+    let (mut out, check, read_error, trading) = match venue {
         Venue::BinanceSpot | Venue::BinanceUsdm => {
             via_engine(dir, registry, venue, bbo_out, engine_args, &j)?
         }
@@ -123,6 +154,13 @@ pub fn run(
         ),
     };
     insert_check(&mut out, &check, &j);
+    if let Some(t) = trading {
+        match outputs.report {
+            Some(path) => std::fs::write(path, serde_json::to_vec_pretty(&t)?)
+                .with_context(|| format!("writing {}", path.display()))?,
+            None => eprintln!("{t}"),
+        }
+    }
     println!("{out}");
     if let Some(e) = read_error {
         eprintln!("crpbot replay: journal {}: {e}", dir.display());
@@ -139,7 +177,7 @@ fn via_engine(
     bbo_out: Option<&Path>,
     engine_args: &EngineArgs,
     j: &Journaled,
-) -> anyhow::Result<(Value, CheckResult, Option<String>)> {
+) -> anyhow::Result<(Value, CheckResult, Option<String>, Option<Value>)> {
     let cfg = EngineConfig {
         source: SourceSpec::Journal { venue, dir: dir.to_path_buf() },
         registry,
@@ -172,7 +210,7 @@ fn via_engine(
         o.insert("elapsed_s".into(), report.elapsed_s.into());
         o.insert("topology".into(), report.topology.clone().into());
     }
-    Ok((out, check, read_error))
+    Ok((out, check, read_error, report.trading.clone()))
 }
 
 /// The direct path's sinks: books to the BBO CSV and the trader, every record to the check.
@@ -228,7 +266,7 @@ fn direct_coinbase(
     registry: &Registry,
     bbo_out: Option<&Path>,
     j: &Journaled,
-) -> anyhow::Result<(Value, CheckResult, Option<String>)> {
+) -> anyhow::Result<(Value, CheckResult, Option<String>, Option<Value>)> {
     let trader =
         if j.strategies.is_empty() { None } else { Some(Trader::new(registry, &j.strategies, 0)?) };
     let csv = match bbo_out {
@@ -284,5 +322,6 @@ fn direct_coinbase(
         o.insert("undecodable_frames".into(), bad.into());
     }
     let check = handle.take().context("comparison result")?;
-    Ok((out, check, read_error))
+    let trading = sink.trader.as_ref().map(Trader::report);
+    Ok((out, check, read_error, trading))
 }

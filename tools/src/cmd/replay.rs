@@ -111,7 +111,11 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
             dir,
             registry,
             args.venue,
-            args.bbo_out.as_deref(),
+            super::from_journal::Outputs {
+                bbo_out: args.bbo_out.as_deref(),
+                strategies: &args.strategies,
+                report: args.report.as_deref(),
+            },
             &args.engine,
         );
     }
