@@ -141,3 +141,41 @@ fn replay_from_journal_reports_the_first_divergence() {
     assert!(r["first_divergence"]["detail"].as_str().unwrap().contains("px: Px(10001)"), "{r}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A Coinbase capture through the engine into a journal, then back from the journal through the
+/// engine (pair layout): the same events and the same decisions.
+#[test]
+fn coinbase_capture_journals_and_replays_identically() {
+    let Some(data) = data_dir() else { return };
+    let capture = data.join("venue-captures/COINBASE.jsonl.zst");
+    if !capture.is_file() {
+        eprintln!("skipping: {} not found", capture.display());
+        return;
+    }
+    let dir = tmp("coinbase");
+    let journal = dir.join("j");
+    let out = crpbot()
+        .args(["replay", "--venue", "coinbase", "--strategies", "ofi,scalp", "--input"])
+        .arg(&capture)
+        .arg("--journal")
+        .arg(&journal)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary = json(&out);
+    assert_eq!(summary["gaps"], 0, "{summary}");
+    assert!(summary["levels_applied"].as_u64().unwrap() > 10_000, "{summary}");
+    let out = crpbot()
+        .args(["replay", "--venue", "coinbase", "--topology", "pair", "--from-journal"])
+        .arg(&journal)
+        .output()
+        .unwrap();
+    let r = json(&out);
+    assert!(out.status.success(), "{r}");
+    assert_eq!(r["first_divergence"], serde_json::Value::Null, "{r}");
+    assert_eq!(r["first_decision_divergence"], serde_json::Value::Null, "{r}");
+    assert_eq!(r["levels_applied"], summary["levels_applied"], "{r}");
+    assert_eq!(r["strategies"], "ofi,scalp");
+    assert!(r["events_compared"].as_u64().unwrap() > 10_000, "{r}");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -55,7 +55,12 @@ impl CoinbaseReplay {
         CoinbaseReplay {
             decoder: CoinbaseDecoder::new(registry, CoinbaseDecoderConfig::default()),
             sync: CoinbaseSync::new(registry),
-            books: BookSet::new(registry.len(), cfg),
+            // Full books (64 Ki far levels a side) for the Coinbase instruments only.
+            books: BookSet::with_active(
+                registry.len(),
+                &registry.of_venue(Venue::Coinbase).map(|i| i.id).collect::<Vec<_>>(),
+                cfg,
+            ),
             tracked: registry.of_venue(Venue::Coinbase).map(|i| i.id).collect(),
             stats: ReplayStats::default(),
         }
@@ -79,9 +84,8 @@ impl CoinbaseReplay {
     /// Replays the files in order and returns the summary.
     pub fn run(&mut self, inputs: &[PathBuf], sink: &mut impl ReplaySink) -> ReplayStats {
         let start = Instant::now();
-        for path in inputs {
-            self.run_file(path, sink);
-        }
+        let mut frames = self.open_frames(inputs);
+        while self.feed_next(&mut frames, sink) {}
         let mut s = self.stats();
         s.elapsed_s = start.elapsed().as_secs_f64();
         s
@@ -113,71 +117,87 @@ impl CoinbaseReplay {
         }
     }
 
-    fn run_file(&mut self, path: &Path, sink: &mut impl ReplaySink) {
-        match is_recording(path) {
-            Ok(true) => return self.run_recording(path, sink),
-            Ok(false) => {}
-            Err(e) => return self.issue(path, 0, format!("cannot open: {e}")),
-        }
-        let mut cap = match Capture::open(path) {
-            Ok(c) => c,
-            Err(e) => return self.issue(path, 0, format!("cannot open: {e}")),
-        };
-        while let Some(rec) = cap.next() {
-            let rec = match rec {
-                Ok(r) => r,
-                Err(e) => {
-                    let fatal = matches!(e, CaptureError::Io(_));
-                    let line = cap.line_no();
-                    self.issue(path, line, e.to_string());
-                    if fatal {
-                        break;
-                    }
-                    continue;
-                }
-            };
-            let (line, ts) = (rec.line_no, rec.ts_local_ns);
-            match rec.kind {
-                RecordKind::Connect => self.on_connect(ts, sink),
-                RecordKind::Recv => {
-                    sink.on_raw(ts, rec.data, None);
-                    if let Err(e) = self.feed(rec.data, ts, sink) {
-                        self.issue(path, line, e.to_string());
-                    }
-                }
-                _ => {}
-            }
-        }
+    /// The inputs as a stream of frames for [`CoinbaseReplay::feed_next`] (the stepping form of
+    /// [`CoinbaseReplay::run`], for a pipeline's feed stage).
+    pub fn open_frames(&self, inputs: &[PathBuf]) -> CoinbaseFrames {
+        CoinbaseFrames { inputs: inputs.to_vec(), next: 0, cur: None }
     }
 
-    /// A `<ts_ns> <json>` recording written by `crpbot record --venue coinbase`. It has no
-    /// connection markers; a new connection is recognised by its first message, whose
-    /// `sequence_num` is 0 (Coinbase numbers every connection from 0).
-    fn run_recording(&mut self, path: &Path, sink: &mut impl ReplaySink) {
-        let mut rec = match Recording::open(path) {
-            Ok(r) => r,
-            Err(e) => return self.issue(path, 0, format!("cannot open: {e}")),
-        };
-        while let Some(line) = rec.next() {
-            let line = match line {
-                Ok(l) => l,
-                Err(e) => {
-                    let fatal = matches!(e, LineError::Io(_));
-                    let n = rec.line_no();
-                    self.issue(path, n, e.to_string());
-                    if fatal {
-                        break;
-                    }
-                    continue;
+    /// Decodes and applies the next frame of `frames` (raw frame to `sink.on_raw` first; a
+    /// capture's connect record resets the connection), exactly as [`CoinbaseReplay::run`] would;
+    /// false when every input is exhausted. Bad input is counted with its file and line.
+    pub fn feed_next(&mut self, frames: &mut CoinbaseFrames, sink: &mut impl ReplaySink) -> bool {
+        loop {
+            if frames.cur.is_none() {
+                let Some(path) = frames.inputs.get(frames.next).cloned() else { return false };
+                frames.next += 1;
+                let opened = match is_recording(&path) {
+                    Ok(true) => Recording::open(&path).map(FrameSource::Recording),
+                    Ok(false) => Capture::open(&path).map(|c| FrameSource::Capture(Box::new(c))),
+                    Err(e) => Err(e),
+                };
+                match opened {
+                    Ok(src) => frames.cur = Some((src, path)),
+                    Err(e) => self.issue(&path, 0, format!("cannot open: {e}")),
                 }
-            };
-            let (n, ts) = (line.line_no, line.ts_local_ns);
-            if line.payload.windows(17).any(|w| w == b"\"sequence_num\":0,") {
-                self.on_connect(ts, sink);
+                continue;
             }
-            sink.on_raw(ts, line.payload, None);
-            if let Err(e) = self.feed(line.payload, ts, sink) {
-                self.issue(path, n, e.to_string());
+            let Some((src, path)) = frames.cur.as_mut() else { continue };
+            match src {
+                FrameSource::Capture(cap) => match cap.next() {
+                    None => frames.cur = None,
+                    Some(Err(e)) => {
+                        let fatal = matches!(e, CaptureError::Io(_));
+                        let line = cap.line_no();
+                        let path = path.clone();
+                        self.issue(&path, line, e.to_string());
+                        if fatal {
+                            frames.cur = None;
+                        }
+                    }
+                    Some(Ok(rec)) => {
+                        let (line, ts) = (rec.line_no, rec.ts_local_ns);
+                        match rec.kind {
+                            RecordKind::Connect => {
+                                self.on_connect(ts, sink);
+                                return true;
+                            }
+                            RecordKind::Recv => {
+                                sink.on_raw(ts, rec.data, None);
+                                if let Err(e) = self.feed(rec.data, ts, sink) {
+                                    let path = path.clone();
+                                    self.issue(&path, line, e.to_string());
+                                }
+                                return true;
+                            }
+                            _ => {}
+                        }
+                    }
+                },
+                FrameSource::Recording(rec) => match rec.next() {
+                    None => frames.cur = None,
+                    Some(Err(e)) => {
+                        let fatal = matches!(e, LineError::Io(_));
+                        let n = rec.line_no();
+                        let path = path.clone();
+                        self.issue(&path, n, e.to_string());
+                        if fatal {
+                            frames.cur = None;
+                        }
+                    }
+                    Some(Ok(line)) => {
+                        let (n, ts) = (line.line_no, line.ts_local_ns);
+                        if line.payload.windows(17).any(|w| w == b"\"sequence_num\":0,") {
+                            self.on_connect(ts, sink);
+                        }
+                        sink.on_raw(ts, line.payload, None);
+                        if let Err(e) = self.feed(line.payload, ts, sink) {
+                            let path = path.clone();
+                            self.issue(&path, n, e.to_string());
+                        }
+                        return true;
+                    }
+                },
             }
         }
     }
@@ -265,6 +285,24 @@ impl<S: ReplaySink> SyncSink for Apply<'_, S> {
 
 /// True when `path` is a `<ts_ns> <json>` recording (gzip, or plain text starting with a digit)
 /// rather than a JSONL capture (zstd, or plain text starting with `{`).
+/// Coinbase inputs read one frame at a time ([`CoinbaseReplay::open_frames`]).
+pub struct CoinbaseFrames {
+    inputs: Vec<PathBuf>,
+    next: usize,
+    cur: Option<(FrameSource, PathBuf)>,
+}
+
+impl std::fmt::Debug for CoinbaseFrames {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CoinbaseFrames").field("next", &self.next).finish_non_exhaustive()
+    }
+}
+
+enum FrameSource {
+    Capture(Box<Capture>),
+    Recording(Recording),
+}
+
 fn is_recording(path: &Path) -> std::io::Result<bool> {
     use std::io::Read;
     let mut head = [0u8; 4];

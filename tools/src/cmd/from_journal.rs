@@ -2,32 +2,24 @@
 //! start record names (or the `--strategies` given), and check that the same market events and
 //! decisions come out; `--report` writes the strategies' metrics report.
 //!
-//! Binance journals run through the engine (feed | core | journal in the `--topology` asked
-//! for, the replay clock being the frames' receive times); the journal stage compares every
-//! record with the journal's instead of writing one. Coinbase journals use the direct
-//! single-threaded path (the Coinbase replay keeps its own books), with the same comparison.
+//! The journal runs through the engine (feed | core | journal in the `--topology` asked for,
+//! the replay clock being the frames' receive times): the feed decodes and synchronises the
+//! journal's Binance or Coinbase frames, the core re-runs the strategies, and the journal stage
+//! compares every record with the journal's instead of writing one.
 
-use std::fs::File;
-use std::io::BufWriter;
 use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use crpbot_core::{
-    BookState, BookStateChange, EquitySnapshot, Fill, MarketEvent, OrderIntent, PositionSnapshot,
-    Registry, RiskVerdict, SignalRecord, StateReason, Venue,
-};
-use crpbot_feeds::coinbase::CoinbaseReplay;
-use crpbot_feeds::replay::{BboCsv, Published, ReplaySink};
+use crpbot_core::{BookState, BookStateChange, MarketEvent, Registry, StateReason, Venue};
+use crpbot_journal::Reader;
 use crpbot_journal::codec::{self, ControlKind, Decoded};
-use crpbot_journal::{Reader, RecordType};
 use serde_json::{Value, json};
 
 use super::engine_args::EngineArgs;
-use super::trade::{RecordSink, Trader};
 use crate::engine::{
     self, CheckResult, Controls, CoreOptions, Decision, EngineConfig, Expected, JournalOptions,
-    Rec, RecordCheck, SourceSpec,
+    SourceSpec,
 };
 
 /// What a replay from a journal writes besides its summary.
@@ -145,10 +137,9 @@ pub fn run(
     }
     let bbo_out = outputs.bbo_out;
     let (mut out, check, read_error, trading) = match venue {
-        Venue::BinanceSpot | Venue::BinanceUsdm => {
+        Venue::BinanceSpot | Venue::BinanceUsdm | Venue::Coinbase => {
             via_engine(dir, registry, venue, bbo_out, engine_args, &j)?
         }
-        Venue::Coinbase => direct_coinbase(dir, &registry, bbo_out, &j)?,
         other => bail!(
             "replay from a journal of {other} frames is not supported (binance-spot, binance-usdm, coinbase)"
         ),
@@ -211,117 +202,4 @@ fn via_engine(
         o.insert("topology".into(), report.topology.clone().into());
     }
     Ok((out, check, read_error, report.trading.clone()))
-}
-
-/// The direct path's sinks: books to the BBO CSV and the trader, every record to the check.
-struct Direct<W: std::io::Write> {
-    check: RecordCheck,
-    csv: Option<BboCsv<W>>,
-    trader: Option<Trader>,
-}
-
-/// The trader's records, to the check.
-struct ToCheck<'a>(&'a mut RecordCheck);
-
-impl RecordSink for ToCheck<'_> {
-    fn intent(&mut self, i: &OrderIntent) {
-        self.0.on_rec(&Rec::Intent(*i));
-    }
-    fn verdict(&mut self, v: &RiskVerdict) {
-        self.0.on_rec(&Rec::Verdict(*v));
-    }
-    fn fill(&mut self, f: &Fill) {
-        self.0.on_rec(&Rec::Fill(*f));
-    }
-    fn signal(&mut self, s: &SignalRecord) {
-        self.0.on_rec(&Rec::Signal(*s));
-    }
-    fn position(&mut self, p: &PositionSnapshot) {
-        self.0.on_rec(&Rec::Position(*p));
-    }
-    fn equity(&mut self, e: &EquitySnapshot) {
-        self.0.on_rec(&Rec::Equity(*e));
-    }
-}
-
-impl<W: std::io::Write> ReplaySink for Direct<W> {
-    fn on_book(&mut self, p: &Published<'_>) {
-        if let Some(csv) = &mut self.csv {
-            csv.on_book(p);
-        }
-        if let Some(t) = &mut self.trader {
-            t.on_book(p, &mut ToCheck(&mut self.check));
-        }
-    }
-    fn on_event(&mut self, ev: &MarketEvent) {
-        if let (Some(t), MarketEvent::Trade(tr)) = (&mut self.trader, ev) {
-            t.on_trade(tr, &mut ToCheck(&mut self.check));
-        }
-        self.check.on_rec(&Rec::Market(*ev));
-    }
-}
-
-fn direct_coinbase(
-    dir: &Path,
-    registry: &Registry,
-    bbo_out: Option<&Path>,
-    j: &Journaled,
-) -> anyhow::Result<(Value, CheckResult, Option<String>, Option<Value>)> {
-    let trader =
-        if j.strategies.is_empty() { None } else { Some(Trader::new(registry, &j.strategies, 0)?) };
-    let csv = match bbo_out {
-        Some(path) => {
-            let file =
-                File::create(path).with_context(|| format!("creating {}", path.display()))?;
-            Some(BboCsv::new(BufWriter::with_capacity(1 << 20, file), registry)?)
-        }
-        None => None,
-    };
-    let check = RecordCheck::new(j.expected.clone());
-    let handle = check.handle();
-    let mut sink = Direct { check, csv, trader };
-    let mut replay = CoinbaseReplay::new(registry);
-    let mut reader =
-        Reader::open(dir).with_context(|| format!("opening journal {}", dir.display()))?;
-    let mut frame = Vec::with_capacity(1 << 16);
-    let (mut frames, mut bad) = (0u64, 0u64);
-    let mut read_error = None;
-    let start = std::time::Instant::now();
-    while let Some(rec) = reader.next_record() {
-        let rec = match rec {
-            Ok(r) => r,
-            Err(e) => {
-                read_error = Some(e.to_string());
-                break;
-            }
-        };
-        if rec.record_type != RecordType::RAW_FRAME {
-            continue;
-        }
-        let Ok(Decoded::RawFrame { venue: Venue::Coinbase, frame: bytes, .. }) =
-            codec::decode(rec.record_type, rec.ver, rec.payload)
-        else {
-            continue;
-        };
-        frames += 1;
-        frame.clear();
-        frame.extend_from_slice(bytes);
-        if replay.feed(&mut frame, rec.ts_ns, &mut sink).is_err() {
-            bad += 1;
-        }
-    }
-    let mut stats = replay.stats();
-    stats.elapsed_s = start.elapsed().as_secs_f64();
-    sink.check.finish();
-    if let (Some(csv), Some(path)) = (sink.csv.take(), bbo_out) {
-        csv.finish().with_context(|| format!("writing {}", path.display()))?;
-    }
-    let mut out = serde_json::to_value(&stats)?;
-    if let Some(o) = out.as_object_mut() {
-        o.insert("journal_frames".into(), frames.into());
-        o.insert("undecodable_frames".into(), bad.into());
-    }
-    let check = handle.take().context("comparison result")?;
-    let trading = sink.trader.as_ref().map(Trader::report);
-    Ok((out, check, read_error, trading))
 }

@@ -1,20 +1,13 @@
 //! `crpbot replay`: recorded market data through the same decoders, sync and books as live.
 
-use std::fs::File;
-use std::io::BufWriter;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use crpbot_core::{Clock, InstrumentId, LiveClock, MarketEvent, Registry, Venue};
-use crpbot_feeds::coinbase::CoinbaseReplay;
-use crpbot_feeds::replay::{BboCsv, BinanceReplay, Published, ReplaySink};
-use crpbot_feeds::sim::{SimConfig, replay_sim};
+use crpbot_core::{Registry, Venue};
 
 use super::engine_args::EngineArgs;
-use super::journal::JournalSink;
-use super::trade::Trader;
 use crate::engine::{self, Controls, CoreOptions, EngineConfig, JournalOptions, Pace, SourceSpec};
 
 /// Arguments of `crpbot replay`.
@@ -66,37 +59,6 @@ pub struct ReplayArgs {
     engine: EngineArgs,
 }
 
-/// Where a replay's output goes: the BBO CSV, the journal, the trading path.
-struct Outputs<W: std::io::Write> {
-    csv: Option<BboCsv<W>>,
-    journal: Option<JournalSink>,
-    trader: Option<Trader>,
-}
-
-impl<W: std::io::Write> ReplaySink for Outputs<W> {
-    fn on_book(&mut self, p: &Published<'_>) {
-        if let Some(csv) = &mut self.csv {
-            csv.on_book(p);
-        }
-        if let Some(t) = &mut self.trader {
-            t.on_book(p, &mut self.journal);
-        }
-    }
-    fn on_event(&mut self, ev: &MarketEvent) {
-        if let Some(j) = &mut self.journal {
-            j.market(ev);
-        }
-        if let (Some(t), MarketEvent::Trade(tr)) = (&mut self.trader, ev) {
-            t.on_trade(tr, &mut self.journal);
-        }
-    }
-    fn on_raw(&mut self, ts_local_ns: i64, frame: &[u8], context: Option<InstrumentId>) {
-        if let Some(j) = &mut self.journal {
-            j.raw_frame(ts_local_ns, frame, context);
-        }
-    }
-}
-
 pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let registry = match &args.instruments {
         Some(p) => {
@@ -127,79 +89,11 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     if args.strategies.is_empty() && args.report.is_some() {
         bail!("--report needs --strategies");
     }
-    if args.venue != Venue::Coinbase {
-        return run_engine(&args, registry, inputs);
-    }
-    let csv = match &args.bbo_out {
-        Some(path) => {
-            let file =
-                File::create(path).with_context(|| format!("creating {}", path.display()))?;
-            Some(BboCsv::new(BufWriter::with_capacity(1 << 20, file), &registry)?)
-        }
-        None => None,
-    };
-    let clock = LiveClock;
-    let journal = match &args.journal {
-        Some(dir) => {
-            let text = format!("crpbot replay --venue {} ({} inputs)", args.venue, inputs.len());
-            Some(JournalSink::open(dir, args.venue, &text, clock.now_ns())?)
-        }
-        None => None,
-    };
-    let trader = if args.strategies.is_empty() {
-        if args.report.is_some() {
-            bail!("--report needs --strategies");
-        }
-        None
-    } else {
-        Some(Trader::new(&registry, &args.strategies, 0)?)
-    };
-    let mut out = Outputs { csv, journal, trader };
-    let stats = match args.venue {
-        Venue::BinanceSpot | Venue::BinanceUsdm if out.trader.is_some() => {
-            BinanceReplay::new(&registry, args.venue).run_merged(&inputs, &mut out)
-        }
-        Venue::BinanceSpot | Venue::BinanceUsdm => {
-            BinanceReplay::new(&registry, args.venue).run(&inputs, &mut out)
-        }
-        Venue::Coinbase => CoinbaseReplay::new(&registry).run(&inputs, &mut out),
-        Venue::Sim => {
-            let cfg = SimConfig {
-                duration_ns: Some(args.duration.saturating_mul(1_000_000_000)),
-                ..SimConfig::new(args.seed)
-            };
-            replay_sim(&registry, cfg, &mut out)?
-        }
-    };
-    if let (Some(csv), Some(path)) = (out.csv, &args.bbo_out) {
-        csv.finish().with_context(|| format!("writing {}", path.display()))?;
-    }
-    if let Some(t) = &out.trader {
-        let report = t.report();
-        match &args.report {
-            Some(path) => std::fs::write(path, serde_json::to_vec_pretty(&report)?)
-                .with_context(|| format!("writing {}", path.display()))?,
-            None => eprintln!("{report}"),
-        }
-    }
-    if let Some(j) = out.journal {
-        let n = j.finish(clock.now_ns())?;
-        eprintln!("crpbot replay: journaled {n} records");
-    }
-    for issue in &stats.issues {
-        eprintln!("crpbot replay: {}:{}: {}", issue.file, issue.line, issue.error);
-    }
-    if stats.errors > stats.issues.len() as u64 {
-        eprintln!(
-            "crpbot replay: ... and {} more bad inputs",
-            stats.errors - stats.issues.len() as u64
-        );
-    }
-    println!("{}", serde_json::to_string(&stats)?);
-    Ok(ExitCode::SUCCESS)
+    run_engine(&args, registry, inputs)
 }
 
-/// Binance recordings and the simulator: the engine (feed | core | journal), fused or split.
+/// Every replay of recordings or the simulator: the engine (feed | core | journal) in the
+/// `--topology` asked for.
 fn run_engine(
     args: &ReplayArgs,
     registry: Registry,
@@ -211,6 +105,7 @@ fn run_engine(
             duration_s: Some(args.duration as f64),
             pace: Pace::MaxSpeed,
         },
+        Venue::Coinbase => SourceSpec::Coinbase { inputs: inputs.clone() },
         // Strategies trading several instruments need the inputs merged by receive time.
         venue => SourceSpec::Binance {
             venue,

@@ -20,8 +20,6 @@ use crpbot_risk::{
 use crpbot_strategies::fast::{FastConfig, FastLane, IntentBuf, STRATEGY_OFFSETS, reason_name};
 use serde::Serialize;
 
-use super::journal::JournalSink;
-
 /// Where the trading path's decisions go (the journal, directly or through a ring).
 pub trait RecordSink {
     /// An order intent, before its verdict.
@@ -39,39 +37,6 @@ pub trait RecordSink {
     /// Called between the strategies and the risk checks of one event (latency stamps).
     #[inline]
     fn signalled(&mut self) {}
-}
-
-impl RecordSink for Option<JournalSink> {
-    fn intent(&mut self, i: &OrderIntent) {
-        if let Some(j) = self {
-            j.intent(i);
-        }
-    }
-    fn verdict(&mut self, v: &RiskVerdict) {
-        if let Some(j) = self {
-            j.verdict(v);
-        }
-    }
-    fn fill(&mut self, f: &Fill) {
-        if let Some(j) = self {
-            j.fill(f);
-        }
-    }
-    fn signal(&mut self, s: &SignalRecord) {
-        if let Some(j) = self {
-            j.signal(s);
-        }
-    }
-    fn position(&mut self, p: &PositionSnapshot) {
-        if let Some(j) = self {
-            j.position(p);
-        }
-    }
-    fn equity(&mut self, e: &EquitySnapshot) {
-        if let Some(j) = self {
-            j.equity(e);
-        }
-    }
 }
 
 /// The four fast strategies, in `StrategyId` order.
@@ -193,13 +158,8 @@ impl std::fmt::Debug for Trader {
 }
 
 impl Trader {
-    /// Strategies named in `selected` (from [`STRATEGY_NAMES`]) with default configuration.
-    pub fn new(registry: &Registry, selected: &[String], start_ns: i64) -> anyhow::Result<Trader> {
-        Trader::with_config(registry, selected, start_ns, FastConfig::default())
-    }
-
-    /// As [`Trader::new`] from a base strategy configuration (e.g. `FastConfig::for_sim()`);
-    /// `selected` switches strategies on or off.
+    /// The strategies named in `selected` (from [`STRATEGY_NAMES`]) on a base configuration
+    /// (`FastConfig::default()`, or `FastConfig::for_sim()` on the simulator).
     pub fn with_config(
         registry: &Registry,
         selected: &[String],

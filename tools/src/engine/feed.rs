@@ -9,6 +9,7 @@ use std::time::Instant;
 use anyhow::Context;
 use crpbot_core::pipeline::{Emit, Full, Progress, Source};
 use crpbot_core::{InstrumentId, MarketEvent, Registry, Venue};
+use crpbot_feeds::coinbase::{CoinbaseFrames, CoinbaseReplay};
 use crpbot_feeds::replay::{BinanceReplay, FrameOrder, Frames, Published, ReplaySink};
 use crpbot_feeds::session::ResyncRequester;
 use crpbot_feeds::sim::{SimConfig, Simulator};
@@ -58,7 +59,11 @@ pub enum SourceSpec {
     Sim { seed: u64, duration_s: Option<f64>, pace: Pace },
     /// A live venue session's ring.
     Session(LiveFeed),
-    /// The raw Binance frames of a journal (`replay --from-journal`), in journal order.
+    /// Coinbase captures or recordings, in order (the feed keeps its own Coinbase books for the
+    /// connection-level sync; the core's books are built from the same events).
+    Coinbase { inputs: Vec<PathBuf> },
+    /// The raw frames of a journal (`replay --from-journal`; Binance or Coinbase), in journal
+    /// order.
     Journal { venue: Venue, dir: PathBuf },
 }
 
@@ -124,9 +129,13 @@ enum Kind {
     Live {
         rx: rtrb::Consumer<MarketEvent>,
     },
+    Coinbase {
+        replay: Box<CoinbaseReplay>,
+        frames: CoinbaseFrames,
+    },
     Journal {
         reader: Box<crpbot_journal::Reader>,
-        replay: Box<BinanceReplay>,
+        replay: JournalReplay,
         venue: Venue,
         frame: Vec<u8>,
         frames: u64,
@@ -200,11 +209,26 @@ impl FeedSource {
             }
             // Live raw frames are journaled by `crpbot record` (the session's frame tap).
             SourceSpec::Session(LiveFeed { rx, resync }) => (Kind::Live { rx }, resync, None),
+            SourceSpec::Coinbase { inputs } => {
+                let replay = Box::new(CoinbaseReplay::new(registry));
+                let frames = replay.open_frames(&inputs);
+                (Kind::Coinbase { replay, frames }, ResyncRequester::detached(registry.len()), raw)
+            }
             SourceSpec::Journal { venue, dir } => {
                 let reader = crpbot_journal::Reader::open(&dir)
                     .with_context(|| format!("opening journal {}", dir.display()))?;
                 let resync = ResyncRequester::detached(registry.len());
-                let replay = Box::new(BinanceReplay::events_only(registry, venue, resync.clone()));
+                let replay = match venue {
+                    Venue::Coinbase => {
+                        JournalReplay::Coinbase(Box::new(CoinbaseReplay::new(registry)))
+                    }
+                    Venue::BinanceSpot | Venue::BinanceUsdm => JournalReplay::Binance(Box::new(
+                        BinanceReplay::events_only(registry, venue, resync.clone()),
+                    )),
+                    other => anyhow::bail!(
+                        "replay from a journal of {other} frames is not supported (binance-spot, binance-usdm, coinbase)"
+                    ),
+                };
                 let kind = Kind::Journal {
                     reader: Box::new(reader),
                     replay,
@@ -311,6 +335,14 @@ impl FeedSource {
                 }
                 None => false,
             },
+            Kind::Coinbase { replay, frames } => {
+                let mut c = Collector {
+                    pending: &mut self.pending,
+                    raw: self.raw.as_mut(),
+                    raw_dropped: &mut self.raw_dropped,
+                };
+                replay.feed_next(frames, &mut c)
+            }
             Kind::Journal { reader, replay, venue, frame, frames, undecodable, read_error } => {
                 let mut c = Collector {
                     pending: &mut self.pending,
@@ -377,8 +409,19 @@ impl FeedSource {
             }
             // The session's counters are with its handle, on the control thread.
             Kind::Live { .. } => serde_json::json!({ "events": self.messages }),
-            Kind::Journal { replay, frames, undecodable, read_error, .. } => {
+            Kind::Coinbase { replay, .. } => {
                 let mut j = serde_json::to_value(replay.stats()).unwrap_or_default();
+                if let Some(o) = j.as_object_mut() {
+                    o.insert("raw_frames_dropped".into(), self.raw_dropped.into());
+                }
+                j
+            }
+            Kind::Journal { replay, frames, undecodable, read_error, .. } => {
+                let stats = match replay {
+                    JournalReplay::Binance(r) => r.stats(),
+                    JournalReplay::Coinbase(r) => r.stats(),
+                };
+                let mut j = serde_json::to_value(stats).unwrap_or_default();
                 if let Some(o) = j.as_object_mut() {
                     o.insert("journal_frames".into(), (*frames).into());
                     o.insert("undecodable_frames".into(), (*undecodable).into());
@@ -441,12 +484,18 @@ impl Source for FeedSource {
     }
 }
 
+/// The decoder and synchroniser a journal's frames go through.
+enum JournalReplay {
+    Binance(Box<BinanceReplay>),
+    Coinbase(Box<CoinbaseReplay>),
+}
+
 /// Feeds the next raw frame of `venue` from the journal; false at its end (or at a record that
 /// cannot be read, kept in `read_error`: what follows a bad record is not trusted).
 #[allow(clippy::too_many_arguments)]
 fn next_journal_frame(
     reader: &mut crpbot_journal::Reader,
-    replay: &mut BinanceReplay,
+    replay: &mut JournalReplay,
     venue: Venue,
     frame: &mut Vec<u8>,
     frames: &mut u64,
@@ -483,7 +532,18 @@ fn next_journal_frame(
             }
         };
         *frames += 1;
-        if replay.feed(frame, ts_ns, instrument, sink).is_err() {
+        let ok = match replay {
+            JournalReplay::Binance(r) => r.feed(frame, ts_ns, instrument, sink).is_ok(),
+            JournalReplay::Coinbase(r) => {
+                // As in a recording: a connection's first message is numbered 0 (Coinbase numbers
+                // every connection from 0), and a new connection resets the sequence.
+                if frame.windows(17).any(|w| w == b"\"sequence_num\":0,") {
+                    r.on_connect(ts_ns, sink);
+                }
+                r.feed(frame, ts_ns, sink).is_ok()
+            }
+        };
+        if !ok {
             *undecodable += 1;
         }
         return true;

@@ -207,6 +207,7 @@ pub fn run(
     if core_opts.status_ids.is_empty() {
         let venue = match &cfg.source {
             SourceSpec::Binance { venue, .. } | SourceSpec::Journal { venue, .. } => Some(*venue),
+            SourceSpec::Coinbase { .. } => Some(crpbot_core::Venue::Coinbase),
             SourceSpec::Sim { .. } => Some(crpbot_core::Venue::Sim),
             SourceSpec::Session(_) => None,
         };
