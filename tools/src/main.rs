@@ -31,7 +31,7 @@ enum Command {
     Analyze(cmd::swing::AnalyzeArgs),
     /// Walk-forward backtest of a swing strategy on candles, as JSON.
     SwingBacktest(cmd::swing::SwingBacktestArgs),
-    /// Record a venue's raw feed into daily gzip files (replayable with `replay`).
+    /// Record a venue's raw feed into daily gzip files and/or a journal (replayable with `replay`).
     Record(cmd::record::RecordArgs),
     /// Paper-trade a venue (or the simulator): books, fast strategies, circuit breaker, paper
     /// venue, journal.
