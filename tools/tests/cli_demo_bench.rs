@@ -111,5 +111,16 @@ fn bench_at_a_fixed_rate_on_the_simulator() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let j = check_bench_json(&json, 1);
     assert_eq!(j["runs"][0]["rate"].as_u64(), Some(10_000));
+    // The schedule is judged on the send window, with the late sends counted.
+    let notes = j["runs"][0]["notes"].as_array().unwrap();
+    assert!(
+        notes
+            .iter()
+            .filter_map(|n| n.as_str())
+            .any(|n| (n.starts_with("rate kept") || n.starts_with("could not keep the rate"))
+                && n.contains("send window")
+                && n.contains("10000 messages")),
+        "{notes:?}"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }

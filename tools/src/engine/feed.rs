@@ -19,6 +19,25 @@ use super::{FeedItem, Stamps, now_ns};
 /// Under `Pace::Rate`, a message due within this many nanoseconds is waited for by spinning.
 const SPIN_GAP_NS: u64 = 200_000;
 
+/// How well a fixed-rate source kept its schedule.
+#[derive(Clone, Copy, Debug, Default)]
+struct Lateness {
+    /// Sends more than one interval behind their due time.
+    late: u64,
+    /// The largest delay behind a due time.
+    max_ns: u64,
+    /// Time of the last send from the start of the run.
+    last_send_ns: u64,
+}
+
+impl Lateness {
+    fn on_send(&mut self, late_ns: u64, interval_ns: u64, now_ns: u64) {
+        self.late += u64::from(late_ns > interval_ns);
+        self.max_ns = self.max_ns.max(late_ns);
+        self.last_send_ns = now_ns;
+    }
+}
+
 /// How fast a simulator source produces messages.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Pace {
@@ -125,6 +144,8 @@ enum Kind {
         t0_sim: i64,
         start: Option<Instant>,
         sent: u64,
+        /// `Pace::Rate`: how well the schedule was kept.
+        lateness: Lateness,
     },
     Live {
         rx: rtrb::Consumer<MarketEvent>,
@@ -203,6 +224,7 @@ impl FeedSource {
                     t0_sim,
                     start: None,
                     sent: 0,
+                    lateness: Lateness::default(),
                 };
                 // The simulator has no raw frames.
                 (kind, ResyncRequester::detached(registry.len()), None)
@@ -283,7 +305,7 @@ impl FeedSource {
         }
         // A paced simulator message is not due yet: nothing arrived (the wait, spun or parked,
         // is before the ingress stamp, as a live frame's would be).
-        if let Kind::Sim { sim, pace, t0_sim, start, sent, .. } = &mut self.kind {
+        if let Kind::Sim { sim, pace, t0_sim, start, sent, lateness, .. } = &mut self.kind {
             let start = *start.get_or_insert_with(Instant::now);
             let due = match *pace {
                 Pace::MaxSpeed => true,
@@ -297,6 +319,7 @@ impl FeedSource {
                     loop {
                         let now = start.elapsed().as_nanos() as u64;
                         if now >= due_ns {
+                            lateness.on_send(now - due_ns, 1_000_000_000 / r.max(1), now);
                             break true;
                         }
                         if due_ns - now > SPIN_GAP_NS {
@@ -403,9 +426,15 @@ impl FeedSource {
                 }
                 j
             }
-            Kind::Sim { sim, .. } => {
+            Kind::Sim { sim, lateness, pace, .. } => {
                 let s = sim.stats();
-                serde_json::json!({"batches": s.batches, "levels": s.levels, "trades": s.trades, "bursts": s.bursts})
+                let mut j = serde_json::json!({"batches": s.batches, "levels": s.levels, "trades": s.trades, "bursts": s.bursts});
+                if let (Pace::Rate(_), Some(o)) = (pace, j.as_object_mut()) {
+                    o.insert("send_window_s".into(), (lateness.last_send_ns as f64 / 1e9).into());
+                    o.insert("late_sends".into(), lateness.late.into());
+                    o.insert("max_late_ns".into(), lateness.max_ns.into());
+                }
+                j
             }
             // The session's counters are with its handle, on the control thread.
             Kind::Live { .. } => serde_json::json!({ "events": self.messages }),
