@@ -69,16 +69,7 @@ pub struct BookSet {
 impl BookSet {
     /// Books for instrument ids `0..n`, each built with `cfg`.
     pub fn new(n: usize, cfg: BookConfig) -> BookSet {
-        let books = (0..n)
-            .map(|_| TrackedBook {
-                book: Book::new(cfg),
-                state: BookState::Syncing,
-                update_id: 0,
-                ts_exch_ns: 0,
-                ts_local_ns: 0,
-            })
-            .collect();
-        BookSet { books, stats: BookSetStats::default() }
+        BookSet::build(n, |_| cfg)
     }
 
     /// Books for instrument ids `0..n`: those in `active` built with `cfg`, the others with
@@ -88,9 +79,13 @@ impl BookSet {
     /// still applied exactly: its book grows, and the growth is counted in its stats.
     pub fn with_active(n: usize, active: &[InstrumentId], cfg: BookConfig) -> BookSet {
         let small = BookConfig { window_ticks: BookConfig::MIN_WINDOW_TICKS, far_capacity: 0 };
+        BookSet::build(n, |i| if active.iter().any(|a| a.index() == i) { cfg } else { small })
+    }
+
+    fn build(n: usize, cfg_of: impl Fn(usize) -> BookConfig) -> BookSet {
         let books = (0..n)
             .map(|i| TrackedBook {
-                book: Book::new(if active.iter().any(|a| a.index() == i) { cfg } else { small }),
+                book: Book::new(cfg_of(i)),
                 state: BookState::Syncing,
                 update_id: 0,
                 ts_exch_ns: 0,

@@ -96,6 +96,17 @@ pub enum HeaderError {
 }
 
 impl SegmentHeader {
+    /// The header of a new segment of the current format, with a fresh random salt.
+    pub fn fresh(base_seq: u64, segment_bytes: u64, segment_index: u64) -> SegmentHeader {
+        SegmentHeader {
+            version: FORMAT_VERSION,
+            base_seq,
+            salt: rand::random(),
+            segment_bytes,
+            segment_index,
+        }
+    }
+
     /// Encodes the header into its 64 bytes.
     pub fn encode(&self) -> [u8; SEGMENT_HEADER_LEN] {
         let mut b = [0u8; SEGMENT_HEADER_LEN];

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use crate::error::{HaltReason, IoOp};
 use crate::fault::{self, FaultHook, FaultPoint};
 use crate::format::{
-    FORMAT_VERSION, META_END_OF_DATA, META_SEAL, SEGMENT_HEADER_LEN, Salt, SegmentHeader,
-    parse_segment_file_name, segment_file_name,
+    META_END_OF_DATA, META_SEAL, SEGMENT_HEADER_LEN, Salt, SegmentHeader, parse_segment_file_name,
+    segment_file_name,
 };
 use crate::mmap::Mapping;
 use crate::protocol::{Frame, InvalidReason, Probe, RecordBuf, probe};
@@ -124,13 +124,7 @@ pub fn create_segment_with(
         .open(&tmp)
         .map_err(io_halt(IoOp::CreateSegment))?;
     preallocate(&file, segment_bytes).map_err(io_halt(IoOp::Preallocate))?;
-    let header = SegmentHeader {
-        version: FORMAT_VERSION,
-        base_seq,
-        salt: rand::random(),
-        segment_bytes,
-        segment_index,
-    };
+    let header = SegmentHeader::fresh(base_seq, segment_bytes, segment_index);
     file.write_all_at(&header.encode(), 0).map_err(io_halt(IoOp::CreateSegment))?;
     fault::io(hook, FaultPoint::SegmentSyncError, || file.sync_all())
         .map_err(io_halt(IoOp::CreateSegment))?;
@@ -218,13 +212,7 @@ pub fn install_spare(
     if let Err(e) = check_space(dir, segment_bytes, hook) {
         return Err((e, spare));
     }
-    let header = SegmentHeader {
-        version: FORMAT_VERSION,
-        base_seq,
-        salt: rand::random(),
-        segment_bytes,
-        segment_index,
-    };
+    let header = SegmentHeader::fresh(base_seq, segment_bytes, segment_index);
     spare.map.write_bytes(0, &header.encode());
     let durable = fault::io(hook, FaultPoint::SegmentSyncError, || {
         spare.map.flush_range(0, SEGMENT_HEADER_LEN)
@@ -428,7 +416,7 @@ pub fn dirty_end<B: RecordBuf + ?Sized>(buf: &B, from: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::format::RecordHeader;
+    use crate::format::{FORMAT_VERSION, RecordHeader};
     use crate::protocol::{VecBuf, publish};
 
     fn seg(n: usize) -> (VecBuf, SegmentHeader) {

@@ -33,6 +33,6 @@ mod sync;
 mod time;
 
 pub use decode::{Channel, CoinbaseDecoder, CoinbaseDecoderConfig, CoinbaseMsg, Envelope, L2Event};
-pub use replay::{CoinbaseFrames, CoinbaseReplay, replay_coinbase};
+pub use replay::{CoinbaseFrames, CoinbaseReplay, replay_coinbase, starts_connection};
 pub use sync::{CoinbaseSync, CoinbaseSyncStats, MsgOutcome};
 pub use time::{TimeError, parse_rfc3339_ns};

@@ -187,7 +187,7 @@ impl CoinbaseReplay {
                     }
                     Some(Ok(line)) => {
                         let (n, ts) = (line.line_no, line.ts_local_ns);
-                        if line.payload.windows(17).any(|w| w == b"\"sequence_num\":0,") {
+                        if starts_connection(line.payload) {
                             self.on_connect(ts, sink);
                         }
                         sink.on_raw(ts, line.payload, None);
@@ -301,6 +301,13 @@ impl std::fmt::Debug for CoinbaseFrames {
 enum FrameSource {
     Capture(Box<Capture>),
     Recording(Recording),
+}
+
+/// Whether a frame is the first message of a Coinbase connection (Coinbase numbers every
+/// connection from 0): how a stream without connection markers — a recording, a journal —
+/// shows a reconnect, after which [`CoinbaseReplay::on_connect`] resets the sequence.
+pub fn starts_connection(frame: &[u8]) -> bool {
+    frame.windows(17).any(|w| w == b"\"sequence_num\":0,")
 }
 
 fn is_recording(path: &Path) -> std::io::Result<bool> {

@@ -204,7 +204,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             topology,
             wait,
             cores: args.cores.clone(),
-            ring_capacity: 1 << 14,
+            ring_capacity: EngineConfig::RING_CAPACITY,
             core: CoreOptions { strategies: strategies.clone(), ..CoreOptions::default() },
             journal: JournalOptions {
                 dir: Some(dir.clone()),

@@ -188,16 +188,6 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         (Some(link), Some(handle))
     };
     let cfg = EngineConfig {
-        source: SourceSpec::Sim {
-            seed: args.seed,
-            duration_s: Some(args.duration),
-            pace: if args.fast { Pace::MaxSpeed } else { Pace::RealTime },
-        },
-        registry: registry.clone(),
-        topology: args.engine.topology(),
-        wait: args.engine.wait(),
-        cores: args.engine.cores.clone(),
-        ring_capacity: 1 << 14,
         core: CoreOptions {
             strategies: STRATEGY_NAMES.iter().map(|s| (*s).to_owned()).collect(),
             sim_preset: true,
@@ -217,9 +207,15 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
                 args.engine.topology_name()
             ),
         },
-        max_wall: None,
         swing: swing_link,
-        check: None,
+        ..args.engine.config(
+            SourceSpec::Sim {
+                seed: args.seed,
+                duration_s: Some(args.duration),
+                pace: if args.fast { Pace::MaxSpeed } else { Pace::RealTime },
+            },
+            registry.clone(),
+        )
     };
     let controls = Controls::default();
     crate::shutdown::install(&controls)?;

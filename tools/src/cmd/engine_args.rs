@@ -1,7 +1,10 @@
 //! Command-line options shared by every command that runs the engine.
 
 use clap::{Args, ValueEnum};
+use crpbot_core::Registry;
 use crpbot_core::pipeline::WaitStrategy;
+
+use crate::engine::{CoreOptions, EngineConfig, JournalOptions, SourceSpec};
 
 pub use crate::engine::Layout as TopologyArg;
 
@@ -51,6 +54,24 @@ impl EngineArgs {
             Some(WaitArg::Yield) => WaitStrategy::Yield,
             None if self.cores.len() >= threads => WaitStrategy::Spin,
             None => PARK,
+        }
+    }
+
+    /// An engine run of `source` laid out as these flags say, with default core, journal and
+    /// ring options (callers override the fields they set).
+    pub fn config(&self, source: SourceSpec, registry: Registry) -> EngineConfig {
+        EngineConfig {
+            source,
+            registry,
+            topology: self.topology(),
+            wait: self.wait(),
+            cores: self.cores.clone(),
+            ring_capacity: EngineConfig::RING_CAPACITY,
+            core: CoreOptions::default(),
+            journal: JournalOptions::default(),
+            max_wall: None,
+            swing: None,
+            check: None,
         }
     }
 

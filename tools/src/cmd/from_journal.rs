@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 use super::engine_args::EngineArgs;
 use crate::engine::{
-    self, CheckResult, Controls, CoreOptions, Decision, EngineConfig, Expected, JournalOptions,
+    self, CheckResult, Controls, CoreOptions, EngineConfig, Expected, JournalOptions, Rec,
     SourceSpec,
 };
 
@@ -70,12 +70,12 @@ fn read_journal(dir: &Path, venue: Venue) -> anyhow::Result<Journaled> {
                 j.live_only += 1;
             }
             Decoded::Market(ev) => j.expected.market.push(ev),
-            Decoded::Intent(i) => d.push(Decision::Intent(i)),
-            Decoded::Verdict(v) => d.push(Decision::Verdict(v)),
-            Decoded::Fill(f) => d.push(Decision::Fill(f)),
-            Decoded::Signal(s) => d.push(Decision::Signal(s)),
-            Decoded::Position(p) => d.push(Decision::Position(p)),
-            Decoded::Equity(e) => d.push(Decision::Equity(e)),
+            Decoded::Intent(i) => d.push(Rec::Intent(i)),
+            Decoded::Verdict(v) => d.push(Rec::Verdict(v)),
+            Decoded::Fill(f) => d.push(Rec::Fill(f)),
+            Decoded::Signal(s) => d.push(Rec::Signal(s)),
+            Decoded::Position(p) => d.push(Rec::Position(p)),
+            Decoded::Equity(e) => d.push(Rec::Equity(e)),
             // The run's start record names its strategies: replay them to check decisions.
             Decoded::Control { kind: ControlKind::Start, text } => {
                 if let Some(list) =
@@ -170,12 +170,6 @@ fn via_engine(
     j: &Journaled,
 ) -> anyhow::Result<(Value, CheckResult, Option<String>, Option<Value>)> {
     let cfg = EngineConfig {
-        source: SourceSpec::Journal { venue, dir: dir.to_path_buf() },
-        registry,
-        topology: engine_args.topology(),
-        wait: engine_args.wait(),
-        cores: engine_args.cores.clone(),
-        ring_capacity: 1 << 14,
         core: CoreOptions {
             strategies: j.strategies.clone(),
             bbo_out: bbo_out.map(Path::to_path_buf),
@@ -184,9 +178,8 @@ fn via_engine(
             sim_preset: false,
         },
         journal: JournalOptions::default(),
-        max_wall: None,
-        swing: None,
         check: Some(j.expected.clone()),
+        ..engine_args.config(SourceSpec::Journal { venue, dir: dir.to_path_buf() }, registry)
     };
     let controls = Controls::default();
     crate::shutdown::install(&controls)?;

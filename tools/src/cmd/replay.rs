@@ -121,12 +121,6 @@ fn run_engine(
         args.engine.topology_name()
     );
     let cfg = EngineConfig {
-        source,
-        registry,
-        topology: args.engine.topology(),
-        wait: args.engine.wait(),
-        cores: args.engine.cores.clone(),
-        ring_capacity: 1 << 14,
         core: CoreOptions {
             strategies: args.strategies.clone(),
             bbo_out: args.bbo_out.clone(),
@@ -142,9 +136,7 @@ fn run_engine(
             venue: Some(args.venue),
             start_text,
         },
-        max_wall: None,
-        swing: None,
-        check: None,
+        ..args.engine.config(source, registry)
     };
     let controls = Controls::default();
     crate::shutdown::install(&controls)?;

@@ -218,12 +218,6 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         args.engine.topology_name()
     );
     let cfg = EngineConfig {
-        source,
-        registry: registry.clone(),
-        topology: args.engine.topology(),
-        wait: args.engine.wait(),
-        cores: args.engine.cores.clone(),
-        ring_capacity: 1 << 14,
         core: CoreOptions {
             strategies,
             bbo_out: args.bbo_out.clone(),
@@ -241,7 +235,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         },
         max_wall: args.live.duration.map(|s| Duration::from_secs_f64(s.max(0.0))),
         swing: swing_link,
-        check: None,
+        ..args.engine.config(source, registry.clone())
     };
     let every = Duration::from_secs_f64(args.live.status_every.max(0.1));
     let mut next_status = Instant::now() + every;

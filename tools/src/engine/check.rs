@@ -8,38 +8,20 @@
 
 use std::sync::{Arc, Mutex};
 
-use crpbot_core::{
-    EquitySnapshot, Fill, MarketEvent, OrderIntent, PositionSnapshot, RiskVerdict, SignalRecord,
-};
+use crpbot_core::MarketEvent;
 use crpbot_journal::codec;
 use serde::Serialize;
 
 use super::Rec;
-
-/// A journaled decision record.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Decision {
-    /// An order intent.
-    Intent(OrderIntent),
-    /// A risk verdict.
-    Verdict(RiskVerdict),
-    /// A fill.
-    Fill(Fill),
-    /// The signals behind an intent.
-    Signal(SignalRecord),
-    /// A position after a fill.
-    Position(PositionSnapshot),
-    /// The account after fills.
-    Equity(EquitySnapshot),
-}
 
 /// What the journal holds, in order.
 #[derive(Clone, Debug, Default)]
 pub struct Expected {
     /// Market events (without the live-only ones the caller filtered out).
     pub market: Vec<MarketEvent>,
-    /// Decision records.
-    pub decisions: Vec<Decision>,
+    /// Decision records (intents, verdicts, fills, signals, positions, equity), as the core
+    /// stage emits them.
+    pub decisions: Vec<Rec>,
     /// Count the decisions the run makes but do not compare them (other strategies than the
     /// journal's ran).
     pub skip_decisions: bool,
@@ -132,7 +114,7 @@ impl RecordCheck {
 
     /// One record from the core stage.
     pub fn on_rec(&mut self, rec: &Rec) {
-        let d = match *rec {
+        match *rec {
             Rec::Market(ev) => {
                 let mut buf = [0u8; codec::MAX_TYPED_LEN];
                 let n = codec::encode_market(&ev, &mut buf);
@@ -147,14 +129,14 @@ impl RecordCheck {
                 );
                 return;
             }
-            Rec::Intent(i) => Decision::Intent(i),
-            Rec::Verdict(v) => Decision::Verdict(v),
-            Rec::Fill(f) => Decision::Fill(f),
-            Rec::Signal(s) => Decision::Signal(s),
-            Rec::Position(p) => Decision::Position(p),
-            Rec::Equity(e) => Decision::Equity(e),
             Rec::Raw { .. } | Rec::Done | Rec::Control { .. } => return,
-        };
+            Rec::Intent(_)
+            | Rec::Verdict(_)
+            | Rec::Fill(_)
+            | Rec::Signal(_)
+            | Rec::Position(_)
+            | Rec::Equity(_) => {}
+        }
         if self.expected.skip_decisions {
             self.next_decision += 1;
             return;
@@ -162,7 +144,7 @@ impl RecordCheck {
         compare(
             &self.expected.decisions,
             &mut self.next_decision,
-            &d,
+            rec,
             &mut self.decision_divergence,
         );
     }
@@ -205,7 +187,7 @@ impl RecordCheck {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crpbot_core::{ClientOrderId, InstrumentId, Px, Qty, Side, StrategyId, Trade};
+    use crpbot_core::{ClientOrderId, InstrumentId, Px, Qty, RiskVerdict, Side, StrategyId, Trade};
 
     fn trade(id: u64) -> MarketEvent {
         MarketEvent::Trade(Trade {
@@ -244,7 +226,7 @@ mod tests {
     fn streams_are_compared_separately_and_in_order() {
         let expected = Expected {
             market: vec![trade(1), trade(2)],
-            decisions: vec![Decision::Verdict(verdict(7))],
+            decisions: vec![Rec::Verdict(verdict(7))],
             skip_decisions: false,
         };
         // Interleaving differs from the journal's; each stream's order is the same.

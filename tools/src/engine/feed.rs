@@ -564,9 +564,8 @@ fn next_journal_frame(
         let ok = match replay {
             JournalReplay::Binance(r) => r.feed(frame, ts_ns, instrument, sink).is_ok(),
             JournalReplay::Coinbase(r) => {
-                // As in a recording: a connection's first message is numbered 0 (Coinbase numbers
-                // every connection from 0), and a new connection resets the sequence.
-                if frame.windows(17).any(|w| w == b"\"sequence_num\":0,") {
+                // A journal has no connection markers: as in a recording.
+                if crpbot_feeds::coinbase::starts_connection(frame) {
                     r.on_connect(ts_ns, sink);
                 }
                 r.feed(frame, ts_ns, sink).is_ok()

@@ -41,7 +41,8 @@ use crpbot_core::{
 };
 use serde::Serialize;
 
-pub use check::{CheckResult, Decision, Expected, RecordCheck};
+use check::RecordCheck;
+pub use check::{CheckResult, Expected};
 pub use core_stage::{CoreOptions, CoreStage, Status, SwingLink};
 pub use feed::{FeedSource, LiveFeed, Pace, SourceSpec};
 pub use journal_stage::{JournalOptions, JournalStage};
@@ -58,7 +59,7 @@ pub enum FeedItem {
 }
 
 /// A record for the journal stage.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Rec {
     /// A market event.
     Market(MarketEvent),
@@ -148,6 +149,11 @@ pub struct EngineConfig {
     pub swing: Option<SwingLink>,
     /// Replay from a journal: the records to compare the run's with.
     pub check: Option<Expected>,
+}
+
+impl EngineConfig {
+    /// Items per ring between stages.
+    pub const RING_CAPACITY: usize = 1 << 14;
 }
 
 /// What an engine run produced.
